@@ -1,0 +1,30 @@
+#include <cuda_runtime_api.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/common/internal/cuda_devices.h"
+
+namespace videogen::engine::internal {
+
+absl::StatusOr<std::vector<DeviceInfo>> ListCudaDevices() {
+  int count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver) {
+    cudaGetLastError();  // Clear the sticky error so later CUDA calls start clean.
+    return std::vector<DeviceInfo>();
+  }
+  if (error != cudaSuccess) {
+    return absl::InternalError(absl::StrCat("cudaGetDeviceCount: ", cudaGetErrorString(error)));
+  }
+  std::vector<DeviceInfo> devices;
+  for (int index = 0; index < count; ++index) {
+    cudaDeviceProp properties;
+    if (const cudaError_t e = cudaGetDeviceProperties(&properties, index); e != cudaSuccess) {
+      return absl::InternalError(
+          absl::StrCat("cudaGetDeviceProperties(", index, "): ", cudaGetErrorString(e)));
+    }
+    devices.push_back({index, properties.name, static_cast<int64_t>(properties.totalGlobalMem)});
+  }
+  return devices;
+}
+
+}  // namespace videogen::engine::internal

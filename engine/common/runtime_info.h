@@ -1,0 +1,31 @@
+// What the engine runs on: the LibTorch release and the CUDA devices it can use.
+#ifndef VIDEOGEN_ENGINE_COMMON_RUNTIME_INFO_H_
+#define VIDEOGEN_ENGINE_COMMON_RUNTIME_INFO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace videogen::engine {
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;              // e.g. "NVIDIA H100 80GB HBM3".
+  int64_t total_memory_bytes = 0;
+};
+
+struct RuntimeInfo {
+  std::string torch_version;     // The LibTorch the binary was built against, e.g. "2.11.0".
+  bool cuda_available = false;   // False in builds without --config=cuda and on hosts without GPUs.
+  std::vector<DeviceInfo> devices;
+};
+
+// Queries LibTorch and the CUDA runtime. INTERNAL if the CUDA runtime fails to answer (e.g. a
+// driver/runtime mismatch); no devices is not an error. Thread-safe.
+absl::StatusOr<RuntimeInfo> GetRuntimeInfo();
+
+}  // namespace videogen::engine
+
+#endif  // VIDEOGEN_ENGINE_COMMON_RUNTIME_INFO_H_

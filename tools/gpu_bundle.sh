@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the GPU bundle: everything the GPU machine runs, in one folder (default: bundle/).
+#
+#   tools/gpu_bundle.sh [--out DIR] [bazel target patterns...]
+#
+# With no patterns it packs every `gpu`-tagged test, every `benchmark`-tagged binary and the server.
+# The bundle holds the binaries (built with --config=cuda, our own libraries linked in statically),
+# the Debian shared libraries they need that the GPU machine lacks (gRPC, abseil, protobuf, ...) and
+# run.sh, which runs them there. LibTorch, the CUDA libraries and glibc/libstdc++ are not packed: the
+# GPU machine's torch 2.11.0+cu130 provides them. Fails if the bundle exceeds 64 MiB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=bundle
+patterns=()
+while (($#)); do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) patterns+=("$1"); shift ;;
+  esac
+done
+readonly LIMIT_BYTES=$((64 * 1024 * 1024))
+
+tools/setup.sh >/dev/null
+
+if ((${#patterns[@]} == 0)); then
+  mapfile -t targets < <(bazel query --config=cuda --noshow_progress \
+    'attr(tags, "\bgpu\b", tests(//...)) + attr(tags, "\bbenchmark\b", kind(cc_binary, //...)) + kind(cc_binary, //server/...)' 2>/dev/null)
+else
+  mapfile -t targets < <(bazel query --noshow_progress "$(IFS=+; echo "${patterns[*]}")" 2>/dev/null)
+fi
+((${#targets[@]})) || { echo "gpu_bundle: no targets to pack" >&2; exit 1; }
+
+# --dynamic_mode=off links the project's own libraries into each binary, so only system and
+# LibTorch shared libraries remain to resolve on the GPU machine.
+bazel build --config=cuda --dynamic_mode=off "${targets[@]}"
+
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib"
+bin_dir=$(bazel info --config=cuda bazel-bin 2>/dev/null)
+torch_lib=$(readlink -f "$(bazel info output_base 2>/dev/null)/external/torch/lib/libc10.so" | xargs dirname)
+
+# Libraries the GPU machine provides: glibc and the compiler runtime (newer there), LibTorch and
+# the CUDA libraries (from its torch installation), and the driver.
+is_provided() {
+  case "$1" in
+    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libgcc_s.so.*|libstdc++.so.*) return 0 ;;
+    libtorch*|libc10*|libgomp*|libcuda.so.*|libcudart.so.*|libcupti.so.*|libcublas*|libcudnn*|libnccl*|libnvrtc*|libcufft*|libcurand*|libcusparse*|libcusolver*|libnvJitLink*|libnvToolsExt*|libcufile*|libnvshmem*) return 0 ;;
+  esac
+  return 1
+}
+
+manifest=()
+for target in "${targets[@]}"; do
+  rel=${target#//}; rel=${rel/://}
+  name=$(echo "${rel}" | tr '/' '.')
+  cp "$bin_dir/$rel" "$out/bin/$name"
+  tags=$(bazel query --noshow_progress "attr(tags, '\bgpu\b', $target)" 2>/dev/null | grep -c . || true)
+  kind=$([[ "$tags" == 1 ]] && echo test || echo binary)
+  manifest+=("$kind $name")
+  # Resolve as the GPU machine would, with torch's libraries found first.
+  while read -r lib path; do
+    [[ -n "$path" && "$path" != "not" ]] || continue
+    is_provided "$lib" || cp -nL "$path" "$out/lib/$lib"
+  done < <(LD_LIBRARY_PATH="$torch_lib" ldd "$out/bin/$name" | awk '$2 == "=>" {print $1, $3}')
+done
+printf '%s\n' "${manifest[@]}" > "$out/MANIFEST"
+cp tools/gpu_bundle_run.sh "$out/run.sh"
+chmod +x "$out/run.sh"
+
+size=$(du -sb "$out" | cut -f1)
+echo "gpu_bundle: $out: ${#targets[@]} binaries, $(ls "$out/lib" | wc -l) libraries, $((size / 1024 / 1024)) MiB"
+((size <= LIMIT_BYTES)) || { echo "gpu_bundle: error: bundle is over 64 MiB" >&2; exit 1; }
