@@ -3,7 +3,9 @@
 #
 #   tools/gpu_bundle.sh [--out DIR] [bazel target patterns...]
 #
-# With no patterns it packs every `gpu`-tagged test, every `benchmark`-tagged binary and the server.
+# With no patterns it packs every `gpu`-tagged test, every `benchmark`-tagged binary, the server and
+# the CLI; patterns (bazel query expressions) choose other targets. Tests in the bundle are run by
+# run.sh; other binaries are run with run.sh --binary.
 # The bundle holds the binaries (built with --config=cuda, our own libraries linked in statically),
 # the Debian shared libraries they need that the GPU machine lacks (gRPC, abseil, protobuf, ...) and
 # run.sh, which runs them there. LibTorch, the CUDA libraries and glibc/libstdc++ are not packed: the
@@ -25,7 +27,7 @@ readonly LIMIT_BYTES=$((64 * 1024 * 1024))
 tools/setup.sh >/dev/null
 
 if ((${#patterns[@]} == 0)); then
-  mapfile -t targets < <(bazel query --config=cuda --noshow_progress \
+  mapfile -t targets < <(bazel query --noshow_progress \
     'attr(tags, "\bgpu\b", tests(//...)) + attr(tags, "\bbenchmark\b", kind(cc_binary, //...)) + kind(cc_binary, //server/...)' 2>/dev/null)
 else
   mapfile -t targets < <(bazel query --noshow_progress "$(IFS=+; echo "${patterns[*]}")" 2>/dev/null)
@@ -56,8 +58,7 @@ for target in "${targets[@]}"; do
   rel=${target#//}; rel=${rel/://}
   name=$(echo "${rel}" | tr '/' '.')
   cp "$bin_dir/$rel" "$out/bin/$name"
-  tags=$(bazel query --noshow_progress "attr(tags, '\bgpu\b', $target)" 2>/dev/null | grep -c . || true)
-  kind=$([[ "$tags" == 1 ]] && echo test || echo binary)
+  kind=$([[ -n "$(bazel query --noshow_progress "tests($target)" 2>/dev/null)" ]] && echo test || echo binary)
   manifest+=("$kind $name")
   # Resolve as the GPU machine would, with torch's libraries found first.
   while read -r lib path; do

@@ -39,12 +39,13 @@ passed=0; failed=0; entries=()
 echo "run.sh: torch $torch_version, $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
 while read -r kind name; do
   [[ "$kind" == test ]] || continue
-  start=$(date +%s.%N)
+  start_ms=$(($(date +%s%N) / 1000000))
   TEST_TMPDIR=$(mktemp -d) "$here/bin/$name" --gtest_output="xml:$results/$name.xml" >"$results/$name.log" 2>&1
   rc=$?
-  seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+  seconds=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))
   if ((rc == 0)); then passed=$((passed + 1)); verdict=PASSED; else failed=$((failed + 1)); verdict=FAILED; fi
-  printf '%-60s %s in %.1fs\n' "$name" "$verdict" "$seconds"
+  printf '%-60s %s in %ss\n' "$name" "$verdict" "$seconds"
   ((rc == 0)) || tail -n 30 "$results/$name.log"
   entries+=("{\"test\": \"$name\", \"result\": \"$verdict\", \"exit_code\": $rc, \"seconds\": $seconds}")
 done < "$here/MANIFEST"

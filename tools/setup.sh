@@ -23,6 +23,7 @@ readonly APT_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev libsentencepiece-dev
 )
 
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 VIDEOGEN_HOME="${VIDEOGEN_HOME:-$HOME/.cache/videogen}"
 CUDA_PATH="${CUDA_PATH:-/usr/local/cuda}"
 check_cuda=1
