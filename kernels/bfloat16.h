@@ -17,7 +17,8 @@ static_assert(sizeof(BFloat16) == 2, "BFloat16 must be 16 bits");
 inline BFloat16 ToBFloat16(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return BFloat16{static_cast<uint16_t>((bits >> 16) | 0x40)};
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return BFloat16{static_cast<uint16_t>((bits >> 16) | 0x40)};
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return BFloat16{static_cast<uint16_t>(bits >> 16)};
 }

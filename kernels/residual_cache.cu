@@ -88,9 +88,9 @@ cudaError_t Launch(const ResidualCacheShape& shape, const D* input, const D* com
                    const int32_t* slot, D* cache, D* output, cudaStream_t stream) {
   const int64_t packs = shape.hidden / kVec;
   const int threads = static_cast<int>(std::min<int64_t>(1024, (packs + 31) / 32 * 32));
-  ResidualCacheScatterKernel<D, kVec><<<static_cast<unsigned>(shape.num_tokens), threads, 0,
-                                        stream>>>(shape.hidden, input, computed, slot, cache,
-                                                  output);
+  ResidualCacheScatterKernel<D, kVec>
+      <<<static_cast<unsigned>(shape.num_tokens), threads, 0, stream>>>(
+          shape.hidden, input, computed, slot, cache, output);
   return cudaGetLastError();
 }
 
@@ -131,9 +131,8 @@ absl::Status ResidualCacheScatterCuda(const ResidualCacheShape& shape, const T* 
 template absl::Status ResidualCacheScatterCuda<float>(const ResidualCacheShape&, const float*,
                                                       const float*, const int32_t*, float*, float*,
                                                       CUstream_st*);
-template absl::Status ResidualCacheScatterCuda<BFloat16>(const ResidualCacheShape&,
-                                                         const BFloat16*, const BFloat16*,
-                                                         const int32_t*, BFloat16*, BFloat16*,
-                                                         CUstream_st*);
+template absl::Status ResidualCacheScatterCuda<BFloat16>(const ResidualCacheShape&, const BFloat16*,
+                                                         const BFloat16*, const int32_t*, BFloat16*,
+                                                         BFloat16*, CUstream_st*);
 
 }  // namespace videogen::kernels

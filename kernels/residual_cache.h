@@ -30,8 +30,8 @@ struct ResidualCacheShape {
   int64_t num_computed = 0;  // Rows of computed.
 };
 
-// CPU reference, for T = float or BFloat16. INVALID_ARGUMENT for a bad shape, null buffer or out-of-range slot (nothing is
-// written then).
+// CPU reference, for T = float or BFloat16. INVALID_ARGUMENT for a bad shape, null buffer or
+// out-of-range slot (nothing is written then).
 template <typename T>
 absl::Status ResidualCacheScatterReference(const ResidualCacheShape& shape, const T* input,
                                            const T* computed, const int32_t* slot, T* cache,
@@ -39,8 +39,8 @@ absl::Status ResidualCacheScatterReference(const ResidualCacheShape& shape, cons
 
 // Argument checks shared by the reference and the CUDA version (everything but slot values).
 absl::Status ValidateResidualCacheArgs(const ResidualCacheShape& shape, const void* input,
-                                       const void* computed, const int32_t* slot,
-                                       const void* cache, const void* output);
+                                       const void* computed, const int32_t* slot, const void* cache,
+                                       const void* output);
 
 }  // namespace videogen::kernels
 

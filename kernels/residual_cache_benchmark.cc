@@ -69,9 +69,9 @@ void BM_ResidualCacheScatter(benchmark::State& state) {
   state.counters["bytes"] = bytes;
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);
-  for (void* p : {static_cast<void*>(input), static_cast<void*>(computed),
-                  static_cast<void*>(cache), static_cast<void*>(slot),
-                  static_cast<void*>(output)}) {
+  for (void* p :
+       {static_cast<void*>(input), static_cast<void*>(computed), static_cast<void*>(cache),
+        static_cast<void*>(slot), static_cast<void*>(output)}) {
     cudaFree(p);
   }
   cudaEventDestroy(start);

@@ -2,8 +2,8 @@
 // inputs (the seed is printed on failure). Needs a GPU.
 #include <cuda_runtime_api.h>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -73,10 +73,10 @@ void CheckAgainstReference(const Size& size, bool in_place) {
 
   std::vector<T> expected_cache = c.cache;
   std::vector<T> expected_output(c.input.size());
-  ASSERT_THAT(ResidualCacheScatterReference(c.shape, c.input.data(), c.computed.data(),
-                                            c.slot.data(), expected_cache.data(),
-                                            expected_output.data()),
-              IsOk());
+  ASSERT_THAT(
+      ResidualCacheScatterReference(c.shape, c.input.data(), c.computed.data(), c.slot.data(),
+                                    expected_cache.data(), expected_output.data()),
+      IsOk());
 
   DeviceBuffer<T> input(c.input), computed(c.computed), cache(c.cache);
   DeviceBuffer<int32_t> slot(c.slot);

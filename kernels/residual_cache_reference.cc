@@ -18,14 +18,14 @@ BFloat16 FromFloat<BFloat16>(float value) {
 }  // namespace
 
 absl::Status ValidateResidualCacheArgs(const ResidualCacheShape& shape, const void* input,
-                                       const void* computed, const int32_t* slot,
-                                       const void* cache, const void* output) {
+                                       const void* computed, const int32_t* slot, const void* cache,
+                                       const void* output) {
   if (shape.num_tokens < 0 || shape.hidden <= 0 || shape.num_computed < 0 ||
       shape.num_computed > shape.num_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "residual cache scatter: bad shape num_tokens=", shape.num_tokens,
-        " hidden=", shape.hidden, " num_computed=", shape.num_computed,
-        " (need num_tokens >= 0, hidden > 0, 0 <= num_computed <= num_tokens)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("residual cache scatter: bad shape num_tokens=", shape.num_tokens,
+                     " hidden=", shape.hidden, " num_computed=", shape.num_computed,
+                     " (need num_tokens >= 0, hidden > 0, 0 <= num_computed <= num_tokens)"));
   }
   if (shape.num_tokens == 0) return absl::OkStatus();
   if (input == nullptr || slot == nullptr || cache == nullptr || output == nullptr ||
@@ -73,7 +73,6 @@ template absl::Status ResidualCacheScatterReference<float>(const ResidualCacheSh
                                                            float*);
 template absl::Status ResidualCacheScatterReference<BFloat16>(const ResidualCacheShape&,
                                                               const BFloat16*, const BFloat16*,
-                                                              const int32_t*, BFloat16*,
-                                                              BFloat16*);
+                                                              const int32_t*, BFloat16*, BFloat16*);
 
 }  // namespace videogen::kernels

@@ -67,9 +67,9 @@ TEST(ResidualCacheScatterReferenceTest, BFloat16RoundsOnceToNearestEven) {
 }
 
 TEST(ResidualCacheScatterReferenceTest, EmptyInputIsANoOp) {
-  EXPECT_THAT(ResidualCacheScatterReference<float>({0, 8, 0}, nullptr, nullptr, nullptr, nullptr,
-                                                   nullptr),
-              IsOk());
+  EXPECT_THAT(
+      ResidualCacheScatterReference<float>({0, 8, 0}, nullptr, nullptr, nullptr, nullptr, nullptr),
+      IsOk());
 }
 
 TEST(ResidualCacheScatterReferenceTest, RejectsBadShapes) {
@@ -79,8 +79,9 @@ TEST(ResidualCacheScatterReferenceTest, RejectsBadShapes) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden=0")));
   EXPECT_THAT(ResidualCacheScatterReference<float>({2, 2, 3}, buffer, buffer, slot, buffer, buffer),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_computed=3")));
-  EXPECT_THAT(ResidualCacheScatterReference<float>({2, 2, 1}, buffer, nullptr, slot, buffer, buffer),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
+  EXPECT_THAT(
+      ResidualCacheScatterReference<float>({2, 2, 1}, buffer, nullptr, slot, buffer, buffer),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
 }
 
 TEST(ResidualCacheScatterReferenceTest, RejectsOutOfRangeSlotsWithoutWriting) {

@@ -32,8 +32,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 absl::Status OutOfRange(absl::string_view field, int64_t value, int64_t low, int64_t high) {
-  return absl::InvalidArgumentError(absl::StrCat("config field ", field, " = ", value,
-                                                 " is outside [", low, ", ", high, "]"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("config field ", field, " = ", value, " is outside [", low, ", ", high, "]"));
 }
 
 absl::Status CheckRange(absl::string_view field, int64_t value, int64_t low, int64_t high) {
@@ -55,8 +55,8 @@ absl::Status ValidateListenAddress(absl::string_view address) {
   int port = 0;
   if (colon == absl::string_view::npos || colon == 0 ||
       !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config field listen_address = \"", address, "\" is not \"host:port\" (port 0-65535)"));
+    return absl::InvalidArgumentError(absl::StrCat("config field listen_address = \"", address,
+                                                   "\" is not \"host:port\" (port 0-65535)"));
   }
   return absl::OkStatus();
 }
@@ -94,8 +94,10 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.has_tls() && (config.tls().cert_file().empty() || config.tls().key_file().empty())) {
     return absl::InvalidArgumentError("config field tls needs both cert_file and key_file");
   }
-  if (absl::Status s = CheckRange("metrics_port", config.metrics_port(), 0, 65535); !s.ok()) return s;
-  if (absl::Status s = CheckRange("max_queued_jobs", config.max_queued_jobs(), 1, 100000); !s.ok()) {
+  if (absl::Status s = CheckRange("metrics_port", config.metrics_port(), 0, 65535); !s.ok())
+    return s;
+  if (absl::Status s = CheckRange("max_queued_jobs", config.max_queued_jobs(), 1, 100000);
+      !s.ok()) {
     return s;
   }
   if (config.result_retention().seconds() <= 0) {
@@ -125,8 +127,8 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   absl::flat_hash_set<std::string> names;
   for (const auto& model : config.models()) {
     if (!IsValidModelName(model.name())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config field models.name = \"", model.name(), "\" must be 1-128 characters of [a-z0-9._-]"));
+      return absl::InvalidArgumentError(absl::StrCat("config field models.name = \"", model.name(),
+                                                     "\" must be 1-128 characters of [a-z0-9._-]"));
     }
     if (!names.insert(model.name()).second) {
       return absl::InvalidArgumentError(

@@ -32,12 +32,12 @@ TEST(ServerConfigTest, EmptyConfigGetsTheDocumentedDefaults) {
 
 TEST(ServerConfigTest, ExplicitValuesWinAndDefaultModelIsTheFirstModel) {
   ASSERT_OK_AND_ASSIGN(const auto config, ParseServerConfig(R"pb(
-    listen_address: "127.0.0.1:6000"
-    metrics_port: 0
-    data_dir: "/data"
-    models { name: "wan2.1-t2v-1.3b" path: "/models/a" }
-    models { name: "tiny" path: "/models/b" }
-  )pb"));
+                         listen_address: "127.0.0.1:6000"
+                         metrics_port: 0
+                         data_dir: "/data"
+                         models { name: "wan2.1-t2v-1.3b" path: "/models/a" }
+                         models { name: "tiny" path: "/models/b" }
+                       )pb"));
   EXPECT_EQ(config.listen_address(), "127.0.0.1:6000");
   EXPECT_EQ(config.metrics_port(), 0);  // Explicit 0 disables metrics; not replaced.
   EXPECT_EQ(config.schedule_registry_path(), "/data/schedules.db");
@@ -46,8 +46,7 @@ TEST(ServerConfigTest, ExplicitValuesWinAndDefaultModelIsTheFirstModel) {
 
 TEST(ServerConfigTest, ParseErrorsNameTheLine) {
   EXPECT_THAT(ParseServerConfig("listen_address: \"a:1\"\nmax_queued_jobz: 3\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("line 2")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2")));
 }
 
 struct BadCase {
@@ -68,9 +67,13 @@ TEST(ServerConfigTest, RejectsEveryOutOfRangeFieldByName) {
       {R"pb(limits { max_request_bytes: 10 })pb", "limits.max_request_bytes"},
       {R"pb(fetch_chunk_bytes: 100)pb", "fetch_chunk_bytes"},
       {R"pb(models { name: "Bad Name" path: "/m" })pb", "models.name"},
-      {R"pb(models { name: "a" path: "/m" } models { name: "a" path: "/n" })pb", "appears twice"},
+      {R"pb(models { name: "a" path: "/m" }
+            models { name: "a" path: "/n" })pb",
+       "appears twice"},
       {R"pb(models { name: "a" })pb", "models.path"},
-      {R"pb(models { name: "a" path: "/m" } default_model: "b")pb", "default_model"},
+      {R"pb(models { name: "a" path: "/m" }
+            default_model: "b")pb",
+       "default_model"},
       {R"pb(engine_layout { cfg_parallel_degree: 3 })pb", "cfg_parallel_degree"},
   };
   for (const BadCase& c : cases) {

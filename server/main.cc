@@ -32,8 +32,9 @@
 
 ABSL_FLAG(std::string, config, "",
           "Path of the server config (text-format videogen.v1.ServerConfig). Empty: all defaults.");
-ABSL_FLAG(std::string, listen_address, "", "Overrides the config's listen_address (HOST:PORT; "
-                                           "port 0 picks a free port).");
+ABSL_FLAG(std::string, listen_address, "",
+          "Overrides the config's listen_address (HOST:PORT; "
+          "port 0 picks a free port).");
 ABSL_FLAG(std::string, log_level, "",
           "Overrides the config's log_level: trace, debug, info, warn or error.");
 ABSL_FLAG(std::string, port_file, "",
@@ -78,11 +79,16 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
 std::string LogLevelName(const ServerConfig& config) {
   if (const std::string level = absl::GetFlag(FLAGS_log_level); !level.empty()) return level;
   switch (config.log_level()) {
-    case videogen::v1::LOG_LEVEL_TRACE: return "trace";
-    case videogen::v1::LOG_LEVEL_DEBUG: return "debug";
-    case videogen::v1::LOG_LEVEL_WARN: return "warn";
-    case videogen::v1::LOG_LEVEL_ERROR: return "error";
-    default: return "info";
+    case videogen::v1::LOG_LEVEL_TRACE:
+      return "trace";
+    case videogen::v1::LOG_LEVEL_DEBUG:
+      return "debug";
+    case videogen::v1::LOG_LEVEL_WARN:
+      return "warn";
+    case videogen::v1::LOG_LEVEL_ERROR:
+      return "error";
+    default:
+      return "info";
   }
 }
 
@@ -137,8 +143,8 @@ absl::Status Run() {
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     VG_RETURN_IF_ERROR(WritePortFile(path, port));
   }
-  log->info("videogen_server {} listening on {} (port {}, {})", kVersion,
-            config.listen_address(), port, config.has_tls() ? "TLS" : "plaintext");
+  log->info("videogen_server {} listening on {} (port {}, {})", kVersion, config.listen_address(),
+            port, config.has_tls() ? "TLS" : "plaintext");
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

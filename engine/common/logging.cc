@@ -14,8 +14,8 @@ namespace videogen {
 namespace {
 
 constexpr char kPattern[] = "%Y-%m-%dT%H:%M:%S.%fZ %L %n] %v";
-constexpr std::array<absl::string_view, 4> kComponentLoggers = {
-    kServerLogger, kEngineLogger, kKernelsLogger, kSearchLogger};
+constexpr std::array<absl::string_view, 4> kComponentLoggers = {kServerLogger, kEngineLogger,
+                                                                kKernelsLogger, kSearchLogger};
 
 }  // namespace
 
@@ -64,8 +64,8 @@ std::shared_ptr<spdlog::logger> GetLogger(absl::string_view name) {
   if (auto logger = spdlog::get(key)) return logger;
   // Not initialised: a private stderr logger; creating it through the registry could race with
   // another thread doing the same, so it is deliberately not registered.
-  auto logger = std::make_shared<spdlog::logger>(
-      key, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>(key, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern(kPattern, spdlog::pattern_time_type::utc);
   return logger;
 }

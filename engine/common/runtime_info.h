@@ -12,13 +12,13 @@ namespace videogen::engine {
 
 struct DeviceInfo {
   int index = 0;
-  std::string name;              // e.g. "NVIDIA H100 80GB HBM3".
+  std::string name;  // e.g. "NVIDIA H100 80GB HBM3".
   int64_t total_memory_bytes = 0;
 };
 
 struct RuntimeInfo {
-  std::string torch_version;     // The LibTorch the binary was built against, e.g. "2.11.0".
-  bool cuda_available = false;   // False in builds without --config=cuda and on hosts without GPUs.
+  std::string torch_version;    // The LibTorch the binary was built against, e.g. "2.11.0".
+  bool cuda_available = false;  // False in builds without --config=cuda and on hosts without GPUs.
   std::vector<DeviceInfo> devices;
 };
 

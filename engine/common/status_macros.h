@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define VG_RETURN_IF_ERROR(expr)                                \
-  do {                                                          \
-    const ::absl::Status vg_status_ = (expr);                   \
+#define VG_RETURN_IF_ERROR(expr)                                 \
+  do {                                                           \
+    const ::absl::Status vg_status_ = (expr);                    \
     if (ABSL_PREDICT_FALSE(!vg_status_.ok())) return vg_status_; \
   } while (false)
 
@@ -27,8 +27,8 @@
 #define VG_ASSIGN_OR_RETURN(lhs, expr) \
   VG_ASSIGN_OR_RETURN_IMPL_(VG_STATUS_MACROS_CONCAT_(vg_statusor_, __LINE__), lhs, expr)
 
-#define VG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)            \
-  auto statusor = (expr);                                         \
+#define VG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)              \
+  auto statusor = (expr);                                           \
   if (ABSL_PREDICT_FALSE(!statusor.ok())) return statusor.status(); \
   lhs = std::move(statusor).value()
 

@@ -55,12 +55,13 @@ TEST(TorchCudaTest, CudnnAttentionReturnsOutputAndLogSumExp) {
   const auto v = torch::randn({1, heads, keys, head_dim}, options);
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
 
-  const auto result = at::_scaled_dot_product_cudnn_attention(
-      q, k, v, /*attn_bias=*/std::nullopt, /*compute_log_sumexp=*/true);
+  const auto result = at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/std::nullopt,
+                                                              /*compute_log_sumexp=*/true);
   const auto& out = std::get<0>(result);
   const auto& lse = std::get<1>(result);
 
-  const auto logits = torch::matmul(q.to(torch::kDouble), k.to(torch::kDouble).transpose(-1, -2)) * scale;
+  const auto logits =
+      torch::matmul(q.to(torch::kDouble), k.to(torch::kDouble).transpose(-1, -2)) * scale;
   const auto expected_out = torch::matmul(torch::softmax(logits, -1), v.to(torch::kDouble));
   const auto expected_lse = torch::logsumexp(logits, -1);
   EXPECT_LT(RelativeError(out, expected_out), 1e-2);

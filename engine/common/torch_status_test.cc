@@ -32,16 +32,16 @@ TEST(RunTorchTest, ShapeErrorIsInternalWithContextAndNoBacktrace) {
     torch::matmul(torch::ones({2, 3}), torch::ones({4, 5}));
   });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal,
-                               AllOf(HasSubstr("job j-1 step 3: "), HasSubstr("cannot be multiplied"),
-                                     Not(HasSubstr("\n")))));
+                               AllOf(HasSubstr("job j-1 step 3: "),
+                                     HasSubstr("cannot be multiplied"), Not(HasSubstr("\n")))));
 }
 
 TEST(RunTorchTest, HostOutOfMemoryIsResourceExhausted) {
   // 2^50 floats (4 PiB): no machine has that, so the allocator fails at once.
-  const auto result = RunTorchOr("alloc", [] {
-    return torch::empty({int64_t{1} << 50}, torch::kFloat);
-  });
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("alloc: out of memory")));
+  const auto result =
+      RunTorchOr("alloc", [] { return torch::empty({int64_t{1} << 50}, torch::kFloat); });
+  EXPECT_THAT(result,
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("alloc: out of memory")));
 }
 
 TEST(RunTorchTest, ConvertsStandardExceptions) {

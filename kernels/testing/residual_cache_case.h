@@ -35,8 +35,8 @@ struct ResidualCacheCase {
 // `num_computed` distinct tokens, chosen at random, get the computed rows in random order; the
 // values are normal(0, 1) so sums and differences exercise rounding.
 template <typename T>
-ResidualCacheCase<T> MakeResidualCacheCase(int64_t num_tokens, int64_t hidden,
-                                           int64_t num_computed, std::mt19937_64& rng) {
+ResidualCacheCase<T> MakeResidualCacheCase(int64_t num_tokens, int64_t hidden, int64_t num_computed,
+                                           std::mt19937_64& rng) {
   ResidualCacheCase<T> c;
   c.shape = {num_tokens, hidden, num_computed};
   std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -63,8 +63,9 @@ int Info(const std::shared_ptr<grpc::Channel>& channel) {
   if (!status.ok()) return Fail(status);
   std::printf("server   %s (engine %s, torch %s)\n", info.server_version().c_str(),
               info.engine_version().c_str(), info.torch_version().c_str());
-  std::printf("cuda     %s, %d device(s)%s%s\n", info.cuda_available() ? "available" : "unavailable",
-              info.device_count(), info.device_names().empty() ? "" : ": ",
+  std::printf("cuda     %s, %d device(s)%s%s\n",
+              info.cuda_available() ? "available" : "unavailable", info.device_count(),
+              info.device_names().empty() ? "" : ": ",
               absl::StrJoin(info.device_names(), ", ").c_str());
   if (info.models().empty()) std::printf("models   none configured\n");
   for (const auto& model : info.models()) {

@@ -45,9 +45,10 @@ MATCHER_P2(StatusIsMatcher, code, message_matcher,
                                        result_listener);
 }
 
-MATCHER_P(IsOkAndHoldsMatcher, value_matcher,
-          "is OK and holds a value that " + ::testing::DescribeMatcher<
-              typename std::decay_t<arg_type>::value_type>(value_matcher)) {
+MATCHER_P(
+    IsOkAndHoldsMatcher, value_matcher,
+    "is OK and holds a value that " +
+        ::testing::DescribeMatcher<typename std::decay_t<arg_type>::value_type>(value_matcher)) {
   if (!arg.ok()) {
     *result_listener << "whose status is " << arg.status();
     return false;
@@ -90,9 +91,9 @@ auto IsOkAndHolds(ValueMatcher&& value_matcher) {
 // Asserts that `expr` (an absl::StatusOr<T>) is OK and moves its value into `lhs`.
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(VG_TESTING_CONCAT_(vg_statusor_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)                   \
-  auto statusor = (expr);                                                 \
-  ASSERT_TRUE(statusor.ok()) << "status is " << statusor.status();        \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)            \
+  auto statusor = (expr);                                          \
+  ASSERT_TRUE(statusor.ok()) << "status is " << statusor.status(); \
   lhs = std::move(statusor).value()
 
 #endif  // VIDEOGEN_TESTS_TESTING_STATUS_MATCHERS_H_

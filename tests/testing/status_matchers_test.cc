@@ -46,9 +46,9 @@ TEST(StatusMatchersTest, ExplainsAFailedMatch) {
 }
 
 TEST(StatusMatchersTest, AssertOkAndAssignMovesTheValue) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<std::string> value,
-                       absl::StatusOr<std::unique_ptr<std::string>>(
-                           std::make_unique<std::string>("video")));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<std::string> value,
+      absl::StatusOr<std::unique_ptr<std::string>>(std::make_unique<std::string>("video")));
   EXPECT_EQ(*value, "video");
 }
 
