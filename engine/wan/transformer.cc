@@ -1,0 +1,329 @@
+#include "engine/wan/transformer.h"
+
+#include <cmath>
+#include <utility>
+
+#include "ATen/ATen.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/common/status_macros.h"
+
+namespace videogen::engine::wan {
+namespace {
+
+std::string ShapeOf(const at::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.sizes(), ","), "]");
+}
+
+// Rotary angles for one axis of `dim` head dimensions at positions 0..max_positions-1, as diffusers
+// computes them: in float64, each frequency repeated for the two elements of a rotation pair,
+// then rounded to float32.
+std::pair<at::Tensor, at::Tensor> AxisRope(int64_t dim, int64_t max_positions) {
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor exponents =
+      at::arange(0, dim, 2, f64).slice(0, 0, dim / 2) / static_cast<double>(dim);
+  const at::Tensor freqs = at::pow(10000.0, exponents).reciprocal();
+  const at::Tensor angles = at::outer(at::arange(max_positions, at::kLong), freqs);
+  return {angles.cos().repeat_interleave(2, 1).to(at::kFloat),
+          angles.sin().repeat_interleave(2, 1).to(at::kFloat)};
+}
+
+// Rotates consecutive pairs (x[2i], x[2i+1]) of `x` [B, S, H, d] by the angles in cos/sin
+// [1, S, 1, d]: float32 arithmetic, one rounding to x's dtype.
+at::Tensor ApplyRope(const at::Tensor& x, const Transformer::Rope& rope) {
+  const at::Tensor pairs = x.unflatten(-1, {-1, 2});
+  const at::Tensor x1 = pairs.select(-1, 0);
+  const at::Tensor x2 = pairs.select(-1, 1);
+  const at::Tensor cos = rope.cos.slice(-1, 0, c10::nullopt, 2);
+  const at::Tensor sin = rope.sin.slice(-1, 1, c10::nullopt, 2);
+  at::Tensor out = at::empty_like(x);
+  out.slice(-1, 0, c10::nullopt, 2).copy_(x1 * cos - x2 * sin);
+  out.slice(-1, 1, c10::nullopt, 2).copy_(x1 * sin + x2 * cos);
+  return out;
+}
+
+at::Tensor GeluTanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+
+}  // namespace
+
+at::Tensor Transformer::Linear::operator()(const at::Tensor& x) const {
+  return at::linear(x, weight, bias);
+}
+
+ParameterShapes Transformer::Parameters(const TransformerConfig& config) {
+  const int64_t d = config.dim();
+  const int64_t patch_out = config.patch_t * config.patch_h * config.patch_w * config.out_channels;
+  ParameterShapes shapes = {
+      {"patch_embedding.weight",
+       {d, config.in_channels, config.patch_t, config.patch_h, config.patch_w}},
+      {"patch_embedding.bias", {d}},
+      {"condition_embedder.time_embedder.linear_1.weight", {d, config.freq_dim}},
+      {"condition_embedder.time_embedder.linear_1.bias", {d}},
+      {"condition_embedder.time_embedder.linear_2.weight", {d, d}},
+      {"condition_embedder.time_embedder.linear_2.bias", {d}},
+      {"condition_embedder.time_proj.weight", {6 * d, d}},
+      {"condition_embedder.time_proj.bias", {6 * d}},
+      {"condition_embedder.text_embedder.linear_1.weight", {d, config.text_dim}},
+      {"condition_embedder.text_embedder.linear_1.bias", {d}},
+      {"condition_embedder.text_embedder.linear_2.weight", {d, d}},
+      {"condition_embedder.text_embedder.linear_2.bias", {d}},
+      {"scale_shift_table", {1, 2, d}},
+      {"proj_out.weight", {patch_out, d}},
+      {"proj_out.bias", {patch_out}},
+  };
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    const std::string block = absl::StrCat("blocks.", i, ".");
+    shapes[block + "scale_shift_table"] = {1, 6, d};
+    for (const char* attn : {"attn1.", "attn2."}) {
+      for (const char* proj : {"to_q.", "to_k.", "to_v.", "to_out.0."}) {
+        shapes[absl::StrCat(block, attn, proj, "weight")] = {d, d};
+        shapes[absl::StrCat(block, attn, proj, "bias")] = {d};
+      }
+      shapes[absl::StrCat(block, attn, "norm_q.weight")] = {d};
+      shapes[absl::StrCat(block, attn, "norm_k.weight")] = {d};
+    }
+    if (config.cross_attn_norm) {
+      shapes[block + "norm2.weight"] = {d};
+      shapes[block + "norm2.bias"] = {d};
+    }
+    shapes[block + "ffn.net.0.proj.weight"] = {config.ffn_dim, d};
+    shapes[block + "ffn.net.0.proj.bias"] = {config.ffn_dim};
+    shapes[block + "ffn.net.2.weight"] = {d, config.ffn_dim};
+    shapes[block + "ffn.net.2.bias"] = {d};
+  }
+  return shapes;
+}
+
+const std::vector<std::string>& Transformer::KeepInFp32Modules() {
+  static const auto* modules = new std::vector<std::string>{
+      "rope", "time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"};
+  return *modules;
+}
+
+absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Create(
+    const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
+    const at::Device& device) {
+  for (const auto& [name, shape] : Parameters(config)) {
+    const auto it = weights.find(name);
+    if (it == weights.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("transformer weight \"", name, "\" missing"));
+    }
+    if (it->second.sizes().vec() != shape) {
+      return absl::InvalidArgumentError(absl::StrCat("transformer weight \"", name, "\" has shape ",
+                                                     ShapeOf(it->second), ", expected [",
+                                                     absl::StrJoin(shape, ","), "]"));
+    }
+  }
+  return std::unique_ptr<Transformer>(new Transformer(config, std::move(weights), device));
+}
+
+absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const std::string& dir,
+                                                               c10::ScalarType dtype,
+                                                               const at::Device& device) {
+  VG_ASSIGN_OR_RETURN(const TransformerConfig config, LoadTransformerConfig(dir + "/config.json"));
+  VG_ASSIGN_OR_RETURN(const auto checkpoint, Checkpoint::Open(dir, "diffusion_pytorch_model"));
+  LoadOptions options;
+  options.dtype = dtype;
+  options.keep_in_fp32_modules = KeepInFp32Modules();
+  options.ignore_unexpected = {"norm_added_q"};  // diffusers' _keys_to_ignore_on_load_unexpected.
+  VG_ASSIGN_OR_RETURN(auto weights, checkpoint->LoadStateDict(Parameters(config), options));
+  return Create(config, std::move(weights), device);
+}
+
+Transformer::Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> w,
+                         const at::Device& device)
+    : config_(config), device_(device) {
+  auto take = [&](const std::string& name) { return w.at(name).to(device_); };
+  auto linear = [&](const std::string& prefix) {
+    return Linear{take(prefix + ".weight"), take(prefix + ".bias")};
+  };
+  patch_weight_ = take("patch_embedding.weight");
+  patch_bias_ = take("patch_embedding.bias");
+  dtype_ = patch_weight_.scalar_type();
+  time_1_ = linear("condition_embedder.time_embedder.linear_1");
+  time_2_ = linear("condition_embedder.time_embedder.linear_2");
+  time_proj_ = linear("condition_embedder.time_proj");
+  text_1_ = linear("condition_embedder.text_embedder.linear_1");
+  text_2_ = linear("condition_embedder.text_embedder.linear_2");
+  proj_out_ = linear("proj_out");
+  head_scale_shift_table_ = take("scale_shift_table");
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    const std::string block = absl::StrCat("blocks.", i, ".");
+    auto attention = [&](const std::string& attn) {
+      return Attention{
+          linear(block + attn + ".to_q"),        linear(block + attn + ".to_k"),
+          linear(block + attn + ".to_v"),        linear(block + attn + ".to_out.0"),
+          take(block + attn + ".norm_q.weight"), take(block + attn + ".norm_k.weight")};
+    };
+    BlockWeights weights{
+        take(block + "scale_shift_table"), attention("attn1"),         attention("attn2"), {}, {},
+        linear(block + "ffn.net.0.proj"),  linear(block + "ffn.net.2")};
+    if (config_.cross_attn_norm) {
+      weights.norm2_weight = take(block + "norm2.weight");
+      weights.norm2_bias = take(block + "norm2.bias");
+    }
+    blocks_.push_back(std::move(weights));
+  }
+  const auto [t_cos, t_sin] = AxisRope(config_.rope_t_dim(), config_.rope_max_seq_len);
+  const auto [h_cos, h_sin] = AxisRope(config_.rope_h_dim(), config_.rope_max_seq_len);
+  const auto [w_cos, w_sin] = AxisRope(config_.rope_w_dim(), config_.rope_max_seq_len);
+  rope_cos_ = at::cat({t_cos, h_cos, w_cos}, 1).to(device_);
+  rope_sin_ = at::cat({t_sin, h_sin, w_sin}, 1).to(device_);
+}
+
+absl::Status Transformer::ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
+                                         const at::Tensor& text) const {
+  if (latents.dim() != 5 || latents.size(1) != config_.in_channels) {
+    return absl::InvalidArgumentError(absl::StrCat("latents ", ShapeOf(latents), " are not [B, ",
+                                                   config_.in_channels, ", F, H, W]"));
+  }
+  const int64_t patch[] = {config_.patch_t, config_.patch_h, config_.patch_w};
+  for (int axis = 0; axis < 3; ++axis) {
+    const int64_t size = latents.size(2 + axis);
+    if (size == 0 || size % patch[axis] != 0 || size / patch[axis] > config_.rope_max_seq_len) {
+      return absl::InvalidArgumentError(absl::StrCat("latents ", ShapeOf(latents), ": dimension ",
+                                                     2 + axis, " must be a positive multiple of ",
+                                                     patch[axis], " and at most ",
+                                                     patch[axis] * config_.rope_max_seq_len));
+    }
+  }
+  const int64_t batch = latents.size(0);
+  if (timestep.dim() != 1 || timestep.size(0) != batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timestep ", ShapeOf(timestep), " is not [", batch, "]"));
+  }
+  if (text.dim() != 3 || text.size(0) != batch || text.size(2) != config_.text_dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("text ", ShapeOf(text), " is not [", batch, ", L, ", config_.text_dim, "]"));
+  }
+  for (const at::Tensor* t : {&latents, &timestep, &text}) {
+    if (t->device() != device_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input on ", t->device().str(), ", model on ", device_.str()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Transformer::Grid Transformer::GridOf(const at::Tensor& latents) const {
+  return {latents.size(2) / config_.patch_t, latents.size(3) / config_.patch_h,
+          latents.size(4) / config_.patch_w};
+}
+
+at::Tensor Transformer::PatchEmbed(const at::Tensor& latents) const {
+  const at::Tensor embedded = at::conv3d(latents.to(dtype_), patch_weight_, patch_bias_,
+                                         {config_.patch_t, config_.patch_h, config_.patch_w});
+  return embedded.flatten(2).transpose(1, 2).contiguous();
+}
+
+Transformer::Rope Transformer::RotaryEmbedding(const Grid& grid) const {
+  const int64_t dims[] = {config_.rope_t_dim(), config_.rope_h_dim(), config_.rope_w_dim()};
+  const int64_t sizes[] = {grid.frames, grid.rows, grid.cols};
+  auto table = [&](const at::Tensor& full) {
+    std::vector<at::Tensor> axes;
+    int64_t offset = 0;
+    for (int axis = 0; axis < 3; ++axis) {
+      std::vector<int64_t> view = {1, 1, 1, dims[axis]};
+      view[axis] = sizes[axis];
+      axes.push_back(full.slice(1, offset, offset + dims[axis])
+                         .slice(0, 0, sizes[axis])
+                         .view(view)
+                         .expand({grid.frames, grid.rows, grid.cols, dims[axis]}));
+      offset += dims[axis];
+    }
+    return at::cat(axes, -1).reshape({1, grid.tokens(), 1, config_.head_dim});
+  };
+  return {table(rope_cos_), table(rope_sin_)};
+}
+
+Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
+                                                 const at::Tensor& text) const {
+  // Sinusoid of the timestep, [cos | sin], in float32 with diffusers' order of operations.
+  const int64_t half = config_.freq_dim / 2;
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device_);
+  const at::Tensor exponent = at::arange(0, half, f32) * (-std::log(10000.0)) / half;
+  const at::Tensor angles = timestep.to(at::kFloat).unsqueeze(1) * exponent.exp().unsqueeze(0);
+  const at::Tensor sinusoid = at::cat({angles.cos(), angles.sin()}, -1);
+
+  const at::Tensor text_in = text.to(dtype_);
+  const at::Tensor temb_full =
+      time_2_(at::silu(time_1_(sinusoid.to(time_1_.weight.scalar_type()))));
+  Conditioning conditioning;
+  conditioning.temb = temb_full.to(text_in.scalar_type());
+  conditioning.modulation =
+      time_proj_(at::silu(conditioning.temb)).unflatten(1, {6, config_.dim()});
+  conditioning.text = text_2_(GeluTanh(text_1_(text_in)));
+  return conditioning;
+}
+
+at::Tensor Transformer::LayerNorm(const at::Tensor& x, const at::Tensor& weight,
+                                  const at::Tensor& bias) const {
+  return at::layer_norm(
+      x.to(at::kFloat), {config_.dim()},
+      weight.defined() ? c10::optional<at::Tensor>(weight.to(at::kFloat)) : c10::nullopt,
+      bias.defined() ? c10::optional<at::Tensor>(bias.to(at::kFloat)) : c10::nullopt, config_.eps);
+}
+
+at::Tensor Transformer::Attend(const Attention& attention, const at::Tensor& x,
+                               const at::Tensor& context, const Rope* rope) const {
+  const std::vector<int64_t> heads = {config_.num_heads, config_.head_dim};
+  at::Tensor q = at::rms_norm(attention.q(x), {config_.dim()}, attention.norm_q, config_.eps)
+                     .unflatten(2, heads);
+  at::Tensor k = at::rms_norm(attention.k(context), {config_.dim()}, attention.norm_k, config_.eps)
+                     .unflatten(2, heads);
+  const at::Tensor v = attention.v(context).unflatten(2, heads);
+  if (rope != nullptr) {
+    q = ApplyRope(q, *rope);
+    k = ApplyRope(k, *rope);
+  }
+  const at::Tensor out =
+      at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
+}
+
+at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
+                              const Rope& rope) const {
+  const BlockWeights& w = blocks_.at(index);
+  const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
+  const at::Tensor &shift = mod[0], &scale = mod[1], &gate = mod[2];
+  const at::Tensor &c_shift = mod[3], &c_scale = mod[4], &c_gate = mod[5];
+  const c10::ScalarType dtype = hidden.scalar_type();
+
+  at::Tensor h = hidden;
+  const at::Tensor a = (LayerNorm(h, {}, {}) * (1 + scale) + shift).to(dtype);
+  h = (h.to(at::kFloat) + Attend(w.self_attn, a, a, &rope) * gate).to(dtype);
+
+  const at::Tensor n2 =
+      config_.cross_attn_norm ? LayerNorm(h, w.norm2_weight, w.norm2_bias).to(dtype) : h;
+  h = h + Attend(w.cross_attn, n2, conditioning.text, nullptr);
+
+  const at::Tensor n3 = (LayerNorm(h, {}, {}) * (1 + c_scale) + c_shift).to(dtype);
+  const at::Tensor ffn = w.ffn_out(GeluTanh(w.ffn_in(n3)));
+  return (h.to(at::kFloat) + ffn.to(at::kFloat) * c_gate).to(dtype);
+}
+
+at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb,
+                             const Grid& grid) const {
+  const auto shift_scale = (head_scale_shift_table_ + temb.unsqueeze(1)).chunk(2, 1);
+  const at::Tensor out = proj_out_(
+      (LayerNorm(hidden, {}, {}) * (1 + shift_scale[1]) + shift_scale[0]).to(hidden.scalar_type()));
+  const int64_t batch = hidden.size(0);
+  return out
+      .reshape({batch, grid.frames, grid.rows, grid.cols, config_.patch_t, config_.patch_h,
+                config_.patch_w, config_.out_channels})
+      .permute({0, 7, 1, 4, 2, 5, 3, 6})
+      .reshape({batch, config_.out_channels, grid.frames * config_.patch_t,
+                grid.rows * config_.patch_h, grid.cols * config_.patch_w});
+}
+
+at::Tensor Transformer::Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                                const at::Tensor& text) const {
+  const Grid grid = GridOf(latents);
+  const Rope rope = RotaryEmbedding(grid);
+  at::Tensor hidden = PatchEmbed(latents);
+  const Conditioning conditioning = Condition(timestep, text);
+  for (int i = 0; i < config_.num_layers; ++i) hidden = Block(i, hidden, conditioning, rope);
+  return Head(hidden, conditioning.temb, grid);
+}
+
+}  // namespace videogen::engine::wan

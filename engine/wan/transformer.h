@@ -1,0 +1,122 @@
+// WanTransformer3DModel (Wan2.1 text-to-video) in LibTorch, numerically following diffusers.
+//
+// Forward = PatchEmbed -> Condition -> Block x num_layers -> Head. The stages are public so that
+// the token-wise (ASTRAEA) runner can drive each block on a subset of tokens; Forward() is the
+// dense model. Dtypes follow diffusers' bf16 run: the hidden stream and most weights in the run
+// dtype, LayerNorms/modulation/gates and the time embedder in float32 (KeepInFp32Modules()).
+// Shapes: latents [B, C, F, H, W]; timestep [B]; text [B, L, text_dim]; tokens [B, S, D] with
+// S = (F/pt)(H/ph)(W/pw) in frame-major, row, column order.
+//
+// Errors: Create()/Load() return absl::Status. The compute methods call LibTorch directly and may
+// throw c10::Error (e.g. out of device memory); callers convert at their boundary with
+// RunTorch() (engine/common/torch_status.h). ValidateInputs() checks shapes up front.
+//
+// Thread-safe: all methods are const; weights are immutable after Create().
+#ifndef VIDEOGEN_ENGINE_WAN_TRANSFORMER_H_
+#define VIDEOGEN_ENGINE_WAN_TRANSFORMER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ATen/core/Tensor.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/wan/transformer_config.h"
+#include "engine/weights/checkpoint.h"
+
+namespace videogen::engine::wan {
+
+class Transformer {
+ public:
+  // Per-call conditioning shared by all blocks.
+  struct Conditioning {
+    at::Tensor temb;        // [B, D], run dtype (input of the head's modulation).
+    at::Tensor modulation;  // [B, 6, D], run dtype (timestep_proj: the blocks' modulation).
+    at::Tensor text;        // [B, L, D], run dtype (projected text, keys/values of cross-attn).
+  };
+  // Rotary tables for a token grid: [1, S, 1, head_dim] float32 each.
+  struct Rope {
+    at::Tensor cos, sin;
+  };
+  // The post-patch token grid.
+  struct Grid {
+    int64_t frames, rows, cols;
+    int64_t tokens() const { return frames * rows * cols; }
+  };
+
+  // Parameter names and shapes of the checkpoint (diffusers state-dict names).
+  static ParameterShapes Parameters(const TransformerConfig& config);
+  // diffusers' _keep_in_fp32_modules for this model.
+  static const std::vector<std::string>& KeepInFp32Modules();
+
+  // Takes `weights` (as loaded with the dtype policy above) and moves them to `device`.
+  // INVALID_ARGUMENT if a tensor is missing or misshaped.
+  static absl::StatusOr<std::unique_ptr<Transformer>> Create(
+      const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
+      const at::Device& device);
+
+  // Loads `dir`/config.json and the weights in `dir` (a diffusers `transformer/` folder), casting
+  // floating-point weights to `dtype` except KeepInFp32Modules().
+  static absl::StatusOr<std::unique_ptr<Transformer>> Load(const std::string& dir,
+                                                           c10::ScalarType dtype,
+                                                           const at::Device& device);
+
+  const TransformerConfig& config() const { return config_; }
+  c10::ScalarType dtype() const { return dtype_; }
+  const at::Device& device() const { return device_; }
+
+  // INVALID_ARGUMENT naming the input whose shape or device does not fit the model.
+  absl::Status ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
+                              const at::Tensor& text) const;
+
+  // The dense model: the predicted flow velocity [B, out_channels, F, H, W] in the run dtype.
+  at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                     const at::Tensor& text) const;
+
+  // Stages of Forward().
+  Grid GridOf(const at::Tensor& latents) const;
+  at::Tensor PatchEmbed(const at::Tensor& latents) const;  // -> [B, S, D]
+  Rope RotaryEmbedding(const Grid& grid) const;
+  Conditioning Condition(const at::Tensor& timestep, const at::Tensor& text) const;
+  at::Tensor Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
+                   const Rope& rope) const;
+  at::Tensor Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid) const;
+
+ private:
+  struct Linear {
+    at::Tensor weight, bias;
+    at::Tensor operator()(const at::Tensor& x) const;
+  };
+  struct Attention {
+    Linear q, k, v, out;
+    at::Tensor norm_q, norm_k;  // RMSNorm weights over all heads, [D].
+  };
+  struct BlockWeights {
+    at::Tensor scale_shift_table;  // [1, 6, D] float32.
+    Attention self_attn, cross_attn;
+    at::Tensor norm2_weight, norm2_bias;  // Affine cross-attention norm (if cross_attn_norm).
+    Linear ffn_in, ffn_out;
+  };
+
+  Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
+              const at::Device& device);
+  // Multi-head attention of `x` (queries) over `context` (keys/values), RoPE on q and k if given.
+  at::Tensor Attend(const Attention& attention, const at::Tensor& x, const at::Tensor& context,
+                    const Rope* rope) const;
+  at::Tensor LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) const;
+
+  const TransformerConfig config_;
+  const at::Device device_;
+  c10::ScalarType dtype_;
+  at::Tensor patch_weight_, patch_bias_;
+  Linear time_1_, time_2_, time_proj_, text_1_, text_2_, proj_out_;
+  at::Tensor head_scale_shift_table_;  // [1, 2, D] float32.
+  std::vector<BlockWeights> blocks_;
+  at::Tensor rope_cos_, rope_sin_;  // [rope_max_seq_len, head_dim] float32, axes t | h | w.
+};
+
+}  // namespace videogen::engine::wan
+
+#endif  // VIDEOGEN_ENGINE_WAN_TRANSFORMER_H_

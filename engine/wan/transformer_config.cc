@@ -1,0 +1,143 @@
+#include "engine/wan/transformer_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/json.h"
+#include "engine/common/status_macros.h"
+
+namespace videogen::engine::wan {
+namespace {
+
+using Json = nlohmann::json;
+
+class Reader {
+ public:
+  Reader(const Json& json, absl::string_view source) : json_(json), source_(source) {}
+
+  absl::Status Int(const char* key, int64_t low, int64_t high, int64_t* out) const {
+    const auto it = json_.find(key);
+    if (it == json_.end() || !it->is_number_integer()) return Error(key, "must be an integer");
+    const int64_t value = it->get<int64_t>();
+    if (value < low || value > high) {
+      return Error(key, absl::StrCat("= ", value, " is outside [", low, ", ", high, "]"));
+    }
+    *out = value;
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const char* key, bool* out) const {
+    const auto it = json_.find(key);
+    if (it == json_.end() || !it->is_boolean()) return Error(key, "must be true or false");
+    *out = it->get<bool>();
+    return absl::OkStatus();
+  }
+  absl::Status Double(const char* key, double low, double high, double* out) const {
+    const auto it = json_.find(key);
+    if (it == json_.end() || !it->is_number()) return Error(key, "must be a number");
+    *out = it->get<double>();
+    if (!(*out >= low && *out <= high)) {
+      return Error(key, absl::StrCat("= ", *out, " is outside [", low, ", ", high, "]"));
+    }
+    return absl::OkStatus();
+  }
+  // Image-to-video features: absent or null.
+  absl::Status Unsupported(const char* key) const {
+    const auto it = json_.find(key);
+    if (it != json_.end() && !it->is_null()) {
+      return absl::UnimplementedError(absl::StrCat(source_, ": ", key, " = ", it->dump(),
+                                                   " (image-to-video) is not supported"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Error(absl::string_view key, absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", key, " ", what));
+  }
+
+ private:
+  const Json& json_;
+  absl::string_view source_;
+};
+
+}  // namespace
+
+absl::StatusOr<TransformerConfig> ParseTransformerConfig(absl::string_view text,
+                                                         absl::string_view source) {
+  absl::StatusOr<Json> json = ParseStrictJson(text);
+  if (!json.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", json.status().message()));
+  }
+  if (!json->is_object())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not an object"));
+  static constexpr const char* kKnown[] = {"patch_size",
+                                           "num_attention_heads",
+                                           "attention_head_dim",
+                                           "in_channels",
+                                           "out_channels",
+                                           "text_dim",
+                                           "freq_dim",
+                                           "ffn_dim",
+                                           "num_layers",
+                                           "cross_attn_norm",
+                                           "qk_norm",
+                                           "eps",
+                                           "image_dim",
+                                           "added_kv_proj_dim",
+                                           "rope_max_seq_len",
+                                           "pos_embed_seq_len"};
+  for (const auto& [key, value] : json->items()) {
+    if (absl::StartsWith(key, "_")) continue;  // _class_name, _diffusers_version, ...
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": unknown field \"", key, "\""));
+    }
+  }
+
+  const Reader reader(*json, source);
+  TransformerConfig config;
+  const auto patch = json->find("patch_size");
+  if (patch == json->end() || !patch->is_array() || patch->size() != 3 ||
+      !std::all_of(patch->begin(), patch->end(), [](const Json& v) {
+        return v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= 16;
+      })) {
+    return reader.Error("patch_size", "must be 3 integers in [1, 16]");
+  }
+  config.patch_t = (*patch)[0].get<int64_t>();
+  config.patch_h = (*patch)[1].get<int64_t>();
+  config.patch_w = (*patch)[2].get<int64_t>();
+  VG_RETURN_IF_ERROR(reader.Int("num_attention_heads", 1, 1024, &config.num_heads));
+  VG_RETURN_IF_ERROR(reader.Int("attention_head_dim", 6, 1024, &config.head_dim));
+  if (config.head_dim % 2 != 0 || config.rope_t_dim() % 2 != 0) {
+    return reader.Error("attention_head_dim", "must split into even RoPE parts (t, h, w)");
+  }
+  VG_RETURN_IF_ERROR(reader.Int("in_channels", 1, 4096, &config.in_channels));
+  VG_RETURN_IF_ERROR(reader.Int("out_channels", 1, 4096, &config.out_channels));
+  VG_RETURN_IF_ERROR(reader.Int("text_dim", 1, 65536, &config.text_dim));
+  VG_RETURN_IF_ERROR(reader.Int("freq_dim", 2, 65536, &config.freq_dim));
+  if (config.freq_dim % 2 != 0) return reader.Error("freq_dim", "must be even");
+  VG_RETURN_IF_ERROR(reader.Int("ffn_dim", 1, 1 << 20, &config.ffn_dim));
+  VG_RETURN_IF_ERROR(reader.Int("num_layers", 1, 1024, &config.num_layers));
+  VG_RETURN_IF_ERROR(reader.Bool("cross_attn_norm", &config.cross_attn_norm));
+  VG_RETURN_IF_ERROR(reader.Double("eps", 0, 1, &config.eps));
+  VG_RETURN_IF_ERROR(reader.Int("rope_max_seq_len", 1, 1 << 20, &config.rope_max_seq_len));
+  const auto qk_norm = json->find("qk_norm");
+  if (qk_norm == json->end() || *qk_norm != "rms_norm_across_heads") {
+    return absl::UnimplementedError(
+        absl::StrCat(source, ": qk_norm = ", qk_norm == json->end() ? "(missing)" : qk_norm->dump(),
+                     " is not supported (only \"rms_norm_across_heads\")"));
+  }
+  for (const char* key : {"image_dim", "added_kv_proj_dim", "pos_embed_seq_len"}) {
+    VG_RETURN_IF_ERROR(reader.Unsupported(key));
+  }
+  return config;
+}
+
+absl::StatusOr<TransformerConfig> LoadTransformerConfig(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ParseTransformerConfig(text.str(), path);
+}
+
+}  // namespace videogen::engine::wan
