@@ -40,7 +40,7 @@ echo "run.sh: torch $torch_version, $(nvidia-smi --query-gpu=name,driver_version
 while read -r kind name; do
   [[ "$kind" == test ]] || continue
   start_ms=$(($(date +%s%N) / 1000000))
-  TEST_TMPDIR=$(mktemp -d) "$here/bin/$name" --gtest_output="xml:$results/$name.xml" >"$results/$name.log" 2>&1
+  TEST_TMPDIR=$(mktemp -d) TEST_SRCDIR="$here/runfiles" TEST_WORKSPACE=videogen "$here/bin/$name" --gtest_output="xml:$results/$name.xml" >"$results/$name.log" 2>&1
   rc=$?
   elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
   seconds=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
+#include "engine/wan/block_ops.h"
 
 namespace videogen::engine::wan {
 namespace {
@@ -102,7 +103,7 @@ const std::vector<std::string>& Transformer::KeepInFp32Modules() {
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Create(
     const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
-    const at::Device& device) {
+    const at::Device& device, const TransformerOptions& options) {
   for (const auto& [name, shape] : Parameters(config)) {
     const auto it = weights.find(name);
     if (it == weights.end()) {
@@ -114,25 +115,26 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Create(
                                                      absl::StrJoin(shape, ","), "]"));
     }
   }
-  return std::unique_ptr<Transformer>(new Transformer(config, std::move(weights), device));
+  return std::unique_ptr<Transformer>(new Transformer(config, std::move(weights), device, options));
 }
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const std::string& dir,
                                                                c10::ScalarType dtype,
-                                                               const at::Device& device) {
+                                                               const at::Device& device,
+                                                               const TransformerOptions& options) {
   VG_ASSIGN_OR_RETURN(const TransformerConfig config, LoadTransformerConfig(dir + "/config.json"));
   VG_ASSIGN_OR_RETURN(const auto checkpoint, Checkpoint::Open(dir, "diffusion_pytorch_model"));
-  LoadOptions options;
-  options.dtype = dtype;
-  options.keep_in_fp32_modules = KeepInFp32Modules();
-  options.ignore_unexpected = {"norm_added_q"};  // diffusers' _keys_to_ignore_on_load_unexpected.
-  VG_ASSIGN_OR_RETURN(auto weights, checkpoint->LoadStateDict(Parameters(config), options));
-  return Create(config, std::move(weights), device);
+  LoadOptions load;
+  load.dtype = dtype;
+  load.keep_in_fp32_modules = KeepInFp32Modules();
+  load.ignore_unexpected = {"norm_added_q"};  // diffusers' _keys_to_ignore_on_load_unexpected.
+  VG_ASSIGN_OR_RETURN(auto weights, checkpoint->LoadStateDict(Parameters(config), load));
+  return Create(config, std::move(weights), device, options);
 }
 
 Transformer::Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> w,
-                         const at::Device& device)
-    : config_(config), device_(device) {
+                         const at::Device& device, const TransformerOptions& options)
+    : config_(config), options_(options), device_(device) {
   auto take = [&](const std::string& name) { return w.at(name).to(device_); };
   auto linear = [&](const std::string& prefix) {
     return Linear{take(prefix + ".weight"), take(prefix + ".bias")};
@@ -140,6 +142,7 @@ Transformer::Transformer(const TransformerConfig& config, std::map<std::string, 
   patch_weight_ = take("patch_embedding.weight");
   patch_bias_ = take("patch_embedding.bias");
   dtype_ = patch_weight_.scalar_type();
+  device_ = patch_weight_.device();  // "cuda" becomes "cuda:0".
   time_1_ = linear("condition_embedder.time_embedder.linear_1");
   time_2_ = linear("condition_embedder.time_embedder.linear_2");
   time_proj_ = linear("condition_embedder.time_proj");
@@ -161,6 +164,14 @@ Transformer::Transformer(const TransformerConfig& config, std::map<std::string, 
     if (config_.cross_attn_norm) {
       weights.norm2_weight = take(block + "norm2.weight");
       weights.norm2_bias = take(block + "norm2.bias");
+    }
+    if (device_.is_cuda()) {
+      // One GEMM per shared input; the CPU path keeps diffusers' separate GEMMs (bit-exact).
+      Attention& self = weights.self_attn;
+      self.qkv = {at::cat({self.q.weight, self.k.weight, self.v.weight}),
+                  at::cat({self.q.bias, self.k.bias, self.v.bias})};
+      Attention& cross = weights.cross_attn;
+      cross.kv = {at::cat({cross.k.weight, cross.v.weight}), at::cat({cross.k.bias, cross.v.bias})};
     }
     blocks_.push_back(std::move(weights));
   }
@@ -256,29 +267,66 @@ Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
   return conditioning;
 }
 
-at::Tensor Transformer::LayerNorm(const at::Tensor& x, const at::Tensor& weight,
-                                  const at::Tensor& bias) const {
-  return at::layer_norm(
-      x.to(at::kFloat), {config_.dim()},
-      weight.defined() ? c10::optional<at::Tensor>(weight.to(at::kFloat)) : c10::nullopt,
-      bias.defined() ? c10::optional<at::Tensor>(bias.to(at::kFloat)) : c10::nullopt, config_.eps);
+at::Tensor Transformer::SelfAttend(const Attention& attention, const at::Tensor& x,
+                                   const Rope& rope) const {
+  if (attention.qkv.weight.defined()) {
+    const auto qkv = attention.qkv(x).chunk(3, -1);
+    return AttendProjected(attention, qkv[0], qkv[1], qkv[2], &rope);
+  }
+  return AttendProjected(attention, attention.q(x), attention.k(x), attention.v(x), &rope);
 }
 
-at::Tensor Transformer::Attend(const Attention& attention, const at::Tensor& x,
-                               const at::Tensor& context, const Rope* rope) const {
+at::Tensor Transformer::CrossAttend(const Attention& attention, const at::Tensor& x,
+                                    const at::Tensor& context) const {
+  if (attention.kv.weight.defined()) {
+    const auto kv = attention.kv(context).chunk(2, -1);
+    return AttendProjected(attention, attention.q(x), kv[0], kv[1], nullptr);
+  }
+  return AttendProjected(attention, attention.q(x), attention.k(context), attention.v(context),
+                         nullptr);
+}
+
+at::Tensor Transformer::AttendProjected(const Attention& attention, const at::Tensor& q_proj,
+                                        const at::Tensor& k_proj, const at::Tensor& v_proj,
+                                        const Rope* rope) const {
   const std::vector<int64_t> heads = {config_.num_heads, config_.head_dim};
-  at::Tensor q = at::rms_norm(attention.q(x), {config_.dim()}, attention.norm_q, config_.eps)
-                     .unflatten(2, heads);
-  at::Tensor k = at::rms_norm(attention.k(context), {config_.dim()}, attention.norm_k, config_.eps)
-                     .unflatten(2, heads);
-  const at::Tensor v = attention.v(context).unflatten(2, heads);
+  at::Tensor q =
+      at::rms_norm(q_proj, {config_.dim()}, attention.norm_q, config_.eps).unflatten(2, heads);
+  at::Tensor k =
+      at::rms_norm(k_proj, {config_.dim()}, attention.norm_k, config_.eps).unflatten(2, heads);
+  const at::Tensor v = v_proj.unflatten(2, heads);
   if (rope != nullptr) {
     q = ApplyRope(q, *rope);
     k = ApplyRope(k, *rope);
   }
-  const at::Tensor out =
-      at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  const at::Tensor out = ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
   return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
+}
+
+at::Tensor Transformer::FeedForward(const BlockWeights& w, const at::Tensor& x) const {
+  if (x.is_cuda()) {
+    // cuBLASLt's GELU epilogue is the tanh approximation, computed before the one rounding.
+    const at::Tensor hidden = at::_addmm_activation(w.ffn_in.bias, x.flatten(0, -2),
+                                                    w.ffn_in.weight.t(), 1, 1, /*use_gelu=*/true);
+    return w.ffn_out(hidden.unflatten(0, {x.size(0), x.size(1)}));
+  }
+  return w.ffn_out(GeluTanh(w.ffn_in(x)));
+}
+
+at::Tensor Transformer::ScaledDotProduct(const at::Tensor& q, const at::Tensor& k,
+                                         const at::Tensor& v) const {
+  // cuDNN's fused attention takes bf16/fp16 heads of a multiple of 8 up to 128 (the 1.3B and
+  // 14B models); anything else goes through ATen's dispatcher.
+  const bool half = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
+  const bool cudnn_shape = config_.head_dim % 8 == 0 && config_.head_dim <= 128;
+  if (q.is_cuda() && half && cudnn_shape && options_.attention == AttentionKernel::kAuto) {
+    return std::get<0>(at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/c10::nullopt,
+                                                               /*compute_log_sumexp=*/false));
+  }
+  if (q.is_cuda() && half && options_.attention == AttentionKernel::kFlash) {
+    return std::get<0>(at::_scaled_dot_product_flash_attention(q, k, v));
+  }
+  return at::scaled_dot_product_attention(q, k, v);
 }
 
 at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
@@ -287,26 +335,26 @@ at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditi
   const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
   const at::Tensor &shift = mod[0], &scale = mod[1], &gate = mod[2];
   const at::Tensor &c_shift = mod[3], &c_scale = mod[4], &c_gate = mod[5];
-  const c10::ScalarType dtype = hidden.scalar_type();
+  const double eps = config_.eps;
 
   at::Tensor h = hidden;
-  const at::Tensor a = (LayerNorm(h, {}, {}) * (1 + scale) + shift).to(dtype);
-  h = (h.to(at::kFloat) + Attend(w.self_attn, a, a, &rope) * gate).to(dtype);
+  const at::Tensor a = ModulatedLayerNorm(h, {}, {}, scale, shift, eps);
+  h = GatedResidual(h, SelfAttend(w.self_attn, a, rope), gate);
 
-  const at::Tensor n2 =
-      config_.cross_attn_norm ? LayerNorm(h, w.norm2_weight, w.norm2_bias).to(dtype) : h;
-  h = h + Attend(w.cross_attn, n2, conditioning.text, nullptr);
+  const at::Tensor n2 = config_.cross_attn_norm
+                            ? ModulatedLayerNorm(h, w.norm2_weight, w.norm2_bias, {}, {}, eps)
+                            : h;
+  h = GatedResidual(h, CrossAttend(w.cross_attn, n2, conditioning.text), {});
 
-  const at::Tensor n3 = (LayerNorm(h, {}, {}) * (1 + c_scale) + c_shift).to(dtype);
-  const at::Tensor ffn = w.ffn_out(GeluTanh(w.ffn_in(n3)));
-  return (h.to(at::kFloat) + ffn.to(at::kFloat) * c_gate).to(dtype);
+  const at::Tensor n3 = ModulatedLayerNorm(h, {}, {}, c_scale, c_shift, eps);
+  return GatedResidual(h, FeedForward(w, n3), c_gate);
 }
 
 at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb,
                              const Grid& grid) const {
   const auto shift_scale = (head_scale_shift_table_ + temb.unsqueeze(1)).chunk(2, 1);
-  const at::Tensor out = proj_out_(
-      (LayerNorm(hidden, {}, {}) * (1 + shift_scale[1]) + shift_scale[0]).to(hidden.scalar_type()));
+  const at::Tensor out =
+      proj_out_(ModulatedLayerNorm(hidden, {}, {}, shift_scale[1], shift_scale[0], config_.eps));
   const int64_t batch = hidden.size(0);
   return out
       .reshape({batch, grid.frames, grid.rows, grid.cols, config_.patch_t, config_.patch_h,

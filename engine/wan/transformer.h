@@ -28,6 +28,17 @@
 
 namespace videogen::engine::wan {
 
+// The fused attention kernel used for self- and cross-attention.
+enum class AttentionKernel {
+  kAuto,   // cuDNN for bf16/fp16 on CUDA when the head size allows, else ATen's dispatcher.
+  kAten,   // at::scaled_dot_product_attention's own choice (flash / efficient / math).
+  kFlash,  // FlashAttention through ATen (CUDA, bf16/fp16).
+};
+
+struct TransformerOptions {
+  AttentionKernel attention = AttentionKernel::kAuto;
+};
+
 class Transformer {
  public:
   // Per-call conditioning shared by all blocks.
@@ -55,13 +66,14 @@ class Transformer {
   // INVALID_ARGUMENT if a tensor is missing or misshaped.
   static absl::StatusOr<std::unique_ptr<Transformer>> Create(
       const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
-      const at::Device& device);
+      const at::Device& device, const TransformerOptions& options = {});
 
   // Loads `dir`/config.json and the weights in `dir` (a diffusers `transformer/` folder), casting
   // floating-point weights to `dtype` except KeepInFp32Modules().
   static absl::StatusOr<std::unique_ptr<Transformer>> Load(const std::string& dir,
                                                            c10::ScalarType dtype,
-                                                           const at::Device& device);
+                                                           const at::Device& device,
+                                                           const TransformerOptions& options = {});
 
   const TransformerConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return dtype_; }
@@ -92,6 +104,9 @@ class Transformer {
   struct Attention {
     Linear q, k, v, out;
     at::Tensor norm_q, norm_k;  // RMSNorm weights over all heads, [D].
+    // On CUDA, the projections that share an input as one GEMM: q|k|v for self-attention,
+    // k|v of the text for cross-attention (one wider GEMM instead of two or three).
+    Linear qkv, kv;
   };
   struct BlockWeights {
     at::Tensor scale_shift_table;  // [1, 6, D] float32.
@@ -101,14 +116,22 @@ class Transformer {
   };
 
   Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
-              const at::Device& device);
-  // Multi-head attention of `x` (queries) over `context` (keys/values), RoPE on q and k if given.
-  at::Tensor Attend(const Attention& attention, const at::Tensor& x, const at::Tensor& context,
-                    const Rope* rope) const;
-  at::Tensor LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) const;
+              const at::Device& device, const TransformerOptions& options);
+  // softmax(q k^T / sqrt(d)) v for q, k, v [B, H, S, d].
+  at::Tensor ScaledDotProduct(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
+  // Self-attention of `x` with RoPE, and cross-attention of `x` over `context` without.
+  at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const Rope& rope) const;
+  at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x,
+                         const at::Tensor& context) const;
+  // q/k RMSNorm, head split, attention and output projection of projected q, k, v [B, *, D].
+  at::Tensor AttendProjected(const Attention& attention, const at::Tensor& q, const at::Tensor& k,
+                             const at::Tensor& v, const Rope* rope) const;
+  // GELU(tanh)(x W1 + b1) W2 + b2; on CUDA the GELU runs in the first GEMM's epilogue.
+  at::Tensor FeedForward(const BlockWeights& weights, const at::Tensor& x) const;
 
   const TransformerConfig config_;
-  const at::Device device_;
+  const TransformerOptions options_;
+  at::Device device_;  // With its index, as the weights report it.
   c10::ScalarType dtype_;
   at::Tensor patch_weight_, patch_bias_;
   Linear time_1_, time_2_, time_proj_, text_1_, text_2_, proj_out_;
