@@ -28,4 +28,33 @@ at::Tensor GatedResidual(const at::Tensor& residual, const at::Tensor& update,
   return (residual.to(at::kFloat) + update.to(at::kFloat) * gate).to(residual.scalar_type());
 }
 
+namespace {
+
+// Rotates consecutive pairs (x[2i], x[2i+1]) of x [B, S, H, d] by the angles in cos/sin
+// [1, S, 1, d]: float32 arithmetic, one rounding to x's dtype (diffusers' apply_rotary_emb).
+at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos_table,
+                     const at::Tensor& sin_table) {
+  const at::Tensor pairs = x.unflatten(-1, {-1, 2});
+  const at::Tensor x1 = pairs.select(-1, 0);
+  const at::Tensor x2 = pairs.select(-1, 1);
+  const at::Tensor cos = cos_table.slice(-1, 0, c10::nullopt, 2);
+  const at::Tensor sin = sin_table.slice(-1, 1, c10::nullopt, 2);
+  at::Tensor out = at::empty_like(x);
+  out.slice(-1, 0, c10::nullopt, 2).copy_(x1 * cos - x2 * sin);
+  out.slice(-1, 1, c10::nullopt, 2).copy_(x1 * sin + x2 * cos);
+  return out;
+}
+
+}  // namespace
+
+at::Tensor RmsNormRope(const at::Tensor& x, const at::Tensor& weight, double eps, int64_t head_dim,
+                       const at::Tensor& cos, const at::Tensor& sin) {
+  if (auto fused = internal::TryFusedRmsNormRope(x, weight, eps, head_dim, cos, sin)) {
+    return *std::move(fused);
+  }
+  const at::Tensor normed = at::rms_norm(x, {x.size(-1)}, weight, eps);
+  if (!cos.defined()) return normed.contiguous();
+  return ApplyRope(normed.unflatten(-1, {-1, head_dim}), cos, sin).flatten(-2);
+}
+
 }  // namespace videogen::engine::wan

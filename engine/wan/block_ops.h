@@ -2,6 +2,7 @@
 //
 //   ModulatedLayerNorm: T( LayerNorm_fp32(x) [* weight + bias] [* (1 + scale) + shift] )
 //   GatedResidual:      T( float(residual) + float(update) * gate ), or residual + update
+//   RmsNormRope:        RoPE( T( RMSNorm_fp32(x) * weight ) ), RoPE optional (q/k preparation)
 //
 // On CUDA tensors (float32 or bf16, contiguous) in builds with --config=cuda they run as one fused
 // kernel each (kernels/block_elementwise.h); otherwise as the ATen operations diffusers performs,
@@ -22,6 +23,12 @@ at::Tensor ModulatedLayerNorm(const at::Tensor& x, const at::Tensor& weight, con
 
 at::Tensor GatedResidual(const at::Tensor& residual, const at::Tensor& update,
                          const at::Tensor& gate);
+
+// x [B, S, D] (rows may be strided, e.g. a chunk of a fused q|k|v projection), weight [D] of x's
+// dtype; cos/sin [1, S, 1, head_dim] float32 rotary tables, or undefined for no rotation (RoPE
+// rotates consecutive pairs within each head). Returns a contiguous [B, S, D].
+at::Tensor RmsNormRope(const at::Tensor& x, const at::Tensor& weight, double eps, int64_t head_dim,
+                       const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace videogen::engine::wan
 

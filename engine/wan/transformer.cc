@@ -29,20 +29,6 @@ std::pair<at::Tensor, at::Tensor> AxisRope(int64_t dim, int64_t max_positions) {
           angles.sin().repeat_interleave(2, 1).to(at::kFloat)};
 }
 
-// Rotates consecutive pairs (x[2i], x[2i+1]) of `x` [B, S, H, d] by the angles in cos/sin
-// [1, S, 1, d]: float32 arithmetic, one rounding to x's dtype.
-at::Tensor ApplyRope(const at::Tensor& x, const Transformer::Rope& rope) {
-  const at::Tensor pairs = x.unflatten(-1, {-1, 2});
-  const at::Tensor x1 = pairs.select(-1, 0);
-  const at::Tensor x2 = pairs.select(-1, 1);
-  const at::Tensor cos = rope.cos.slice(-1, 0, c10::nullopt, 2);
-  const at::Tensor sin = rope.sin.slice(-1, 1, c10::nullopt, 2);
-  at::Tensor out = at::empty_like(x);
-  out.slice(-1, 0, c10::nullopt, 2).copy_(x1 * cos - x2 * sin);
-  out.slice(-1, 1, c10::nullopt, 2).copy_(x1 * sin + x2 * cos);
-  return out;
-}
-
 at::Tensor GeluTanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
 
 }  // namespace
@@ -290,15 +276,15 @@ at::Tensor Transformer::AttendProjected(const Attention& attention, const at::Te
                                         const at::Tensor& k_proj, const at::Tensor& v_proj,
                                         const Rope* rope) const {
   const std::vector<int64_t> heads = {config_.num_heads, config_.head_dim};
-  at::Tensor q =
-      at::rms_norm(q_proj, {config_.dim()}, attention.norm_q, config_.eps).unflatten(2, heads);
-  at::Tensor k =
-      at::rms_norm(k_proj, {config_.dim()}, attention.norm_k, config_.eps).unflatten(2, heads);
+  const at::Tensor cos = rope != nullptr ? rope->cos : at::Tensor();
+  const at::Tensor sin = rope != nullptr ? rope->sin : at::Tensor();
+  const at::Tensor q =
+      RmsNormRope(q_proj, attention.norm_q, config_.eps, config_.head_dim, cos, sin)
+          .unflatten(2, heads);
+  const at::Tensor k =
+      RmsNormRope(k_proj, attention.norm_k, config_.eps, config_.head_dim, cos, sin)
+          .unflatten(2, heads);
   const at::Tensor v = v_proj.unflatten(2, heads);
-  if (rope != nullptr) {
-    q = ApplyRope(q, *rope);
-    k = ApplyRope(k, *rope);
-  }
   const at::Tensor out = ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
   return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
 }

@@ -16,6 +16,9 @@ std::optional<at::Tensor> TryFusedModulatedLayerNorm(const at::Tensor& x, const 
                                                      const at::Tensor& shift, double eps);
 std::optional<at::Tensor> TryFusedGatedResidual(const at::Tensor& residual,
                                                 const at::Tensor& update, const at::Tensor& gate);
+std::optional<at::Tensor> TryFusedRmsNormRope(const at::Tensor& x, const at::Tensor& weight,
+                                              double eps, int64_t head_dim, const at::Tensor& cos,
+                                              const at::Tensor& sin);
 
 }  // namespace videogen::engine::wan::internal
 

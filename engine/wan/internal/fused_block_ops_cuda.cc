@@ -2,6 +2,7 @@
 #include "c10/cuda/CUDAStream.h"
 #include "engine/wan/internal/fused_block_ops.h"
 #include "kernels/block_elementwise_cuda.h"
+#include "kernels/rms_norm_rope_cuda.h"
 
 namespace videogen::engine::wan::internal {
 namespace {
@@ -85,6 +86,43 @@ std::optional<at::Tensor> TryFusedGatedResidual(const at::Tensor& residual,
         shape, reinterpret_cast<const BFloat16*>(residual.data_ptr()),
         reinterpret_cast<const BFloat16*>(update.data_ptr()), args,
         reinterpret_cast<BFloat16*>(out.data_ptr()), Stream(residual)));
+  }
+  return out;
+}
+
+std::optional<at::Tensor> TryFusedRmsNormRope(const at::Tensor& x, const at::Tensor& weight,
+                                              double eps, int64_t head_dim, const at::Tensor& cos,
+                                              const at::Tensor& sin) {
+  // Rows of x must be evenly strided (a contiguous tensor or a chunk of a wider one).
+  const bool rows_ok = x.is_cuda() && x.dim() == 3 && x.stride(2) == 1 &&
+                       x.stride(1) >= x.size(2) && x.stride(0) == x.stride(1) * x.size(1) &&
+                       (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
+  const bool weight_ok = weight.device() == x.device() && weight.scalar_type() == x.scalar_type() &&
+                         weight.dim() == 1 && weight.size(0) == x.size(2) && weight.is_contiguous();
+  const auto table_ok = [&](const at::Tensor& t) {
+    return !t.defined() || (t.device() == x.device() && t.scalar_type() == at::kFloat &&
+                            t.is_contiguous() && t.numel() == x.size(1) * head_dim);
+  };
+  if (!rows_ok || !weight_ok || !table_ok(cos) || !table_ok(sin) ||
+      cos.defined() != sin.defined()) {
+    return std::nullopt;
+  }
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  const RowsShape shape{x.size(0), x.size(1), x.size(2)};
+  kernels::RmsNormRopeArgs args;
+  args.head_dim = head_dim;
+  args.input_row_stride = x.stride(1);
+  args.eps = static_cast<float>(eps);
+  args.cos = Data(cos);
+  args.sin = Data(sin);
+  if (x.scalar_type() == at::kFloat) {
+    Check(kernels::RmsNormRopeCuda<float>(shape, x.data_ptr<float>(), weight.data_ptr<float>(),
+                                          args, out.data_ptr<float>(), Stream(x)));
+  } else {
+    Check(kernels::RmsNormRopeCuda<BFloat16>(shape, reinterpret_cast<const BFloat16*>(x.data_ptr()),
+                                             reinterpret_cast<const BFloat16*>(weight.data_ptr()),
+                                             args, reinterpret_cast<BFloat16*>(out.data_ptr()),
+                                             Stream(x)));
   }
   return out;
 }

@@ -13,4 +13,9 @@ std::optional<at::Tensor> TryFusedGatedResidual(const at::Tensor&, const at::Ten
   return std::nullopt;
 }
 
+std::optional<at::Tensor> TryFusedRmsNormRope(const at::Tensor&, const at::Tensor&, double, int64_t,
+                                              const at::Tensor&, const at::Tensor&) {
+  return std::nullopt;
+}
+
 }  // namespace videogen::engine::wan::internal
