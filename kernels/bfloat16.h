@@ -32,6 +32,18 @@ inline float ToFloat(BFloat16 value) {
 
 inline float ToFloat(float value) { return value; }
 
+// Rounds a float32 to T (float: unchanged; BFloat16: ToBFloat16), for code generic over both.
+template <typename T>
+T FromFloat(float value);
+template <>
+inline float FromFloat<float>(float value) {
+  return value;
+}
+template <>
+inline BFloat16 FromFloat<BFloat16>(float value) {
+  return ToBFloat16(value);
+}
+
 }  // namespace videogen::kernels
 
 #endif  // VIDEOGEN_KERNELS_BFLOAT16_H_

@@ -1,4 +1,3 @@
-#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -6,52 +5,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/block_elementwise_cuda.h"
+#include "kernels/internal/cuda_elementwise.cuh"
 
 namespace videogen::kernels {
 namespace {
 
-template <typename T>
-struct DeviceType {
-  using type = T;
-};
-template <>
-struct DeviceType<BFloat16> {
-  using type = __nv_bfloat16;
-};
-
-__device__ __forceinline__ float Widen(float v) { return v; }
-__device__ __forceinline__ float Widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T>
-__device__ __forceinline__ T Narrow(float v);
-template <>
-__device__ __forceinline__ float Narrow<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 Narrow<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-template <typename T, int kVec>
-struct alignas(sizeof(T) * kVec) Pack {
-  T v[kVec];
-};
+using internal::Aligned16;
+using internal::BlockSum;
+using internal::DeviceType;
+using internal::Narrow;
+using internal::Pack;
+using internal::Widen;
 
 constexpr int kThreads = 256;
-
-// Sum over the block; every thread gets the result.
-__device__ float BlockSum(float value, float* shared) {
-  for (int offset = 16; offset > 0; offset /= 2)
-    value += __shfl_xor_sync(0xffffffff, value, offset);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();  // `shared` may still be read from a previous call.
-  if (lane == 0) shared[warp] = value;
-  __syncthreads();
-  value = lane < blockDim.x / 32 ? shared[lane] : 0.0f;
-  for (int offset = 16; offset > 0; offset /= 2)
-    value += __shfl_xor_sync(0xffffffff, value, offset);
-  return value;
-}
 
 // One block per row. The row (at most a few KB) is read three times; the re-reads hit L1/L2, so
 // DRAM traffic is one read and one write. Products and sums use explicit round-to-nearest
@@ -123,8 +89,6 @@ __global__ void GatedResidualKernel(int64_t tokens, int64_t hidden, const T* res
     out[p] = y;
   }
 }
-
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 absl::Status LaunchStatus(const char* op) {
   const cudaError_t error = cudaGetLastError();

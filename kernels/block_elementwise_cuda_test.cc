@@ -35,15 +35,6 @@ std::vector<T> Download(const T* device, size_t size) {
   return host;
 }
 
-template <typename T>
-T FromFloat(float v) {
-  if constexpr (std::is_same_v<T, BFloat16>) {
-    return ToBFloat16(v);
-  } else {
-    return v;
-  }
-}
-
 struct Size {
   int64_t batch, tokens, hidden;
 };

@@ -7,17 +7,6 @@
 namespace videogen::kernels {
 namespace {
 
-template <typename T>
-T Round(float value);
-template <>
-float Round<float>(float value) {
-  return value;
-}
-template <>
-BFloat16 Round<BFloat16>(float value) {
-  return ToBFloat16(value);
-}
-
 absl::Status ValidateShape(const RowsShape& shape, absl::string_view op) {
   if (shape.batch < 0 || shape.tokens < 0 || shape.hidden <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -83,7 +72,7 @@ absl::Status ModulatedLayerNormReference(const RowsShape& shape, const T* input,
           y = y * (1.0f + args.scale[b * args.vector_stride + i]) +
               args.shift[b * args.vector_stride + i];
         }
-        output[offset + i] = Round<T>(y);
+        output[offset + i] = FromFloat<T>(y);
       }
     }
   }
@@ -103,7 +92,7 @@ absl::Status GatedResidualReference(const RowsShape& shape, const T* residual, c
       for (int64_t i = 0; i < d; ++i) {
         float u = ToFloat(update[offset + i]);
         if (args.gate != nullptr) u = u * args.gate[b * args.vector_stride + i];
-        output[offset + i] = Round<T>(ToFloat(residual[offset + i]) + u);
+        output[offset + i] = FromFloat<T>(ToFloat(residual[offset + i]) + u);
       }
     }
   }

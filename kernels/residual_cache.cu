@@ -1,46 +1,20 @@
-#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/internal/cuda_elementwise.cuh"
 #include "kernels/residual_cache_cuda.h"
 
 namespace videogen::kernels {
 namespace {
 
-static_assert(sizeof(BFloat16) == sizeof(__nv_bfloat16), "bf16 layouts must match");
-
-// Host element type -> device element type.
-template <typename T>
-struct DeviceType {
-  using type = T;
-};
-template <>
-struct DeviceType<BFloat16> {
-  using type = __nv_bfloat16;
-};
-
-__device__ __forceinline__ float Widen(float v) { return v; }
-__device__ __forceinline__ float Widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ __forceinline__ T Narrow(float v);
-template <>
-__device__ __forceinline__ float Narrow<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 Narrow<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-// kVec consecutive elements moved as one aligned access (16 bytes on the fast path).
-template <typename T, int kVec>
-struct alignas(sizeof(T) * kVec) Pack {
-  T v[kVec];
-};
+using internal::Aligned16;
+using internal::DeviceType;
+using internal::Narrow;
+using internal::Pack;
+using internal::Widen;
 
 // One block per token row; the block's threads stride over the row in packs of kVec elements.
 // Each row reads its input and either the cache or the computed row, and writes the output (and
@@ -80,8 +54,6 @@ __global__ void ResidualCacheScatterKernel(int64_t hidden, const T* input,
     }
   }
 }
-
-bool Aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
 
 template <typename D, int kVec>
 cudaError_t Launch(const ResidualCacheShape& shape, const D* input, const D* computed,

@@ -2,21 +2,6 @@
 #include "kernels/residual_cache.h"
 
 namespace videogen::kernels {
-namespace {
-
-template <typename T>
-T FromFloat(float value);
-template <>
-float FromFloat<float>(float value) {
-  return value;
-}
-template <>
-BFloat16 FromFloat<BFloat16>(float value) {
-  return ToBFloat16(value);
-}
-
-}  // namespace
-
 absl::Status ValidateResidualCacheArgs(const ResidualCacheShape& shape, const void* input,
                                        const void* computed, const int32_t* slot, const void* cache,
                                        const void* output) {

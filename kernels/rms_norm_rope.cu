@@ -1,54 +1,22 @@
-#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/internal/cuda_elementwise.cuh"
 #include "kernels/rms_norm_rope_cuda.h"
 
 namespace videogen::kernels {
 namespace {
 
-template <typename T>
-struct DeviceType {
-  using type = T;
-};
-template <>
-struct DeviceType<BFloat16> {
-  using type = __nv_bfloat16;
-};
-
-__device__ __forceinline__ float Widen(float v) { return v; }
-__device__ __forceinline__ float Widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T>
-__device__ __forceinline__ T Narrow(float v);
-template <>
-__device__ __forceinline__ float Narrow<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 Narrow<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-template <typename T, int kVec>
-struct alignas(sizeof(T) * kVec) Pack {
-  T v[kVec];
-};
+using internal::Aligned16;
+using internal::BlockSum;
+using internal::DeviceType;
+using internal::Narrow;
+using internal::Pack;
+using internal::Widen;
 
 constexpr int kThreads = 256;
-
-__device__ float BlockSum(float value, float* shared) {
-  for (int offset = 16; offset > 0; offset /= 2)
-    value += __shfl_xor_sync(0xffffffff, value, offset);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) shared[warp] = value;
-  __syncthreads();
-  value = lane < blockDim.x / 32 ? shared[lane] : 0.0f;
-  for (int offset = 16; offset > 0; offset /= 2)
-    value += __shfl_xor_sync(0xffffffff, value, offset);
-  return value;
-}
 
 // kVec is even, so a pack holds whole rotation pairs, and head_dim % kVec == 0 keeps a pack
 // inside one head. Products and sums use round-to-nearest intrinsics (no FMA contraction) to
@@ -98,8 +66,6 @@ __global__ void __launch_bounds__(kThreads)
     out[p] = y;
   }
 }
-
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 

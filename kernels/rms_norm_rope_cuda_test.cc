@@ -19,28 +19,20 @@ namespace {
 template <typename T>
 T* Upload(const std::vector<T>& host) {
   T* device = nullptr;
-  EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&device),
-                       std::max<size_t>(1, host.size()) * sizeof(T)),
-            cudaSuccess);
+  EXPECT_EQ(
+      cudaMalloc(reinterpret_cast<void**>(&device), std::max<size_t>(1, host.size()) * sizeof(T)),
+      cudaSuccess);
   EXPECT_EQ(cudaMemcpy(device, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
             cudaSuccess);
   return device;
-}
-
-template <typename T>
-T FromFloat(float v) {
-  if constexpr (std::is_same_v<T, BFloat16>) {
-    return ToBFloat16(v);
-  } else {
-    return v;
-  }
 }
 
 struct Size {
   int64_t batch, tokens, hidden, head_dim, stride;
 };
 // Self-attention q of the fused q|k|v GEMM (stride 3D), a contiguous k, an odd small case.
-const Size kSizes[] = {{1, 1755, 1536, 128, 3 * 1536}, {2, 300, 1536, 128, 1536}, {1, 7, 24, 12, 30}};
+const Size kSizes[] = {
+    {1, 1755, 1536, 128, 3 * 1536}, {2, 300, 1536, 128, 1536}, {1, 7, 24, 12, 30}};
 
 template <typename T>
 void Check(const Size& size, bool rope, std::mt19937_64& rng) {
@@ -62,7 +54,8 @@ void Check(const Size& size, bool rope, std::mt19937_64& rng) {
   if (rope) host_args.cos = cos.data(), host_args.sin = sin.data();
   std::vector<T> expected(rows * size.hidden);
   const RowsShape shape{size.batch, size.tokens, size.hidden};
-  ASSERT_OK(RmsNormRopeReference<T>(shape, input.data(), weight.data(), host_args, expected.data()));
+  ASSERT_OK(
+      RmsNormRopeReference<T>(shape, input.data(), weight.data(), host_args, expected.data()));
 
   T* d_input = Upload(input);
   T* d_weight = Upload(weight);
@@ -89,9 +82,9 @@ void Check(const Size& size, bool rope, std::mt19937_64& rng) {
     if (!(std::abs(g - e) <= 1e-5f * scale + ulp * scale)) ++bad;
   }
   EXPECT_EQ(bad, 0) << "of " << got.size();
-  for (void* p : {static_cast<void*>(d_input), static_cast<void*>(d_weight),
-                  static_cast<void*>(d_cos), static_cast<void*>(d_sin),
-                  static_cast<void*>(d_output)}) {
+  for (void* p :
+       {static_cast<void*>(d_input), static_cast<void*>(d_weight), static_cast<void*>(d_cos),
+        static_cast<void*>(d_sin), static_cast<void*>(d_output)}) {
     cudaFree(p);
   }
 }

@@ -5,20 +5,6 @@
 #include "kernels/rms_norm_rope.h"
 
 namespace videogen::kernels {
-namespace {
-
-template <typename T>
-T Round(float value);
-template <>
-float Round<float>(float value) {
-  return value;
-}
-template <>
-BFloat16 Round<BFloat16>(float value) {
-  return ToBFloat16(value);
-}
-
-}  // namespace
 
 absl::Status ValidateRmsNormRopeArgs(const RowsShape& shape, const void* input, const void* weight,
                                      const RmsNormRopeArgs& args, const void* output) {
@@ -56,11 +42,11 @@ absl::Status RmsNormRopeReference(const RowsShape& shape, const T* input, const 
     for (int64_t i = 0; i < d; ++i) squares += double(ToFloat(x[i])) * ToFloat(x[i]);
     const float inv_rms = static_cast<float>(1.0 / std::sqrt(squares / d + args.eps));
     for (int64_t i = 0; i < d; ++i) {
-      normed[i] = ToFloat(Round<T>(ToFloat(x[i]) * inv_rms * ToFloat(weight[i])));
+      normed[i] = ToFloat(FromFloat<T>(ToFloat(x[i]) * inv_rms * ToFloat(weight[i])));
     }
     T* out = output + row * d;
     if (args.cos == nullptr) {
-      for (int64_t i = 0; i < d; ++i) out[i] = Round<T>(normed[i]);
+      for (int64_t i = 0; i < d; ++i) out[i] = FromFloat<T>(normed[i]);
       continue;
     }
     const int64_t token = row % shape.tokens;
@@ -69,8 +55,8 @@ absl::Status RmsNormRopeReference(const RowsShape& shape, const T* input, const 
     for (int64_t i = 0; i < d; i += 2) {
       const int64_t c = i % args.head_dim;
       const float a = normed[i], b = normed[i + 1];
-      out[i] = Round<T>(a * cos[c] - b * sin[c + 1]);
-      out[i + 1] = Round<T>(a * sin[c + 1] + b * cos[c]);
+      out[i] = FromFloat<T>(a * cos[c] - b * sin[c + 1]);
+      out[i + 1] = FromFloat<T>(a * sin[c + 1] + b * cos[c]);
     }
   }
   return absl::OkStatus();

@@ -28,16 +28,16 @@ TEST(RmsNormRopeReferenceTest, NormalizesAcrossHeadsThenRotatesPairsPerToken) {
   args.cos = cos.data();
   args.sin = sin.data();
   std::vector<float> output(4);
-  ASSERT_THAT(RmsNormRopeReference<float>({1, 1, 4}, input.data(), weight.data(), args,
-                                          output.data()),
-              IsOk());
+  ASSERT_THAT(
+      RmsNormRopeReference<float>({1, 1, 4}, input.data(), weight.data(), args, output.data()),
+      IsOk());
   // RMS of [1,1,1,1] is 1, so n = weight; each pair (a, b) rotates to (-b, a).
   EXPECT_THAT(output, Pointwise(FloatNear(1e-6), std::vector<float>{-2, 1, -4, 3}));
 
   args.cos = args.sin = nullptr;  // RMSNorm only.
-  ASSERT_THAT(RmsNormRopeReference<float>({1, 1, 4}, input.data(), weight.data(), args,
-                                          output.data()),
-              IsOk());
+  ASSERT_THAT(
+      RmsNormRopeReference<float>({1, 1, 4}, input.data(), weight.data(), args, output.data()),
+      IsOk());
   EXPECT_THAT(output, Pointwise(FloatNear(1e-6), weight));
 }
 

@@ -10,19 +10,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
 #include "torch/torch.h"
 
 namespace videogen::engine {
 namespace {
 
 using ::testing::HasSubstr;
+using ::videogen::testing::RelativeError;
 using ::videogen::testing::StatusIs;
-
-double RelativeError(const torch::Tensor& value, const torch::Tensor& reference) {
-  const auto v = value.to(torch::kCPU, torch::kDouble);
-  const auto r = reference.to(torch::kCPU, torch::kDouble);
-  return ((v - r).norm() / r.norm()).item<double>();
-}
 
 TEST(TorchCudaTest, CudaIsAvailable) {
   ASSERT_TRUE(torch::cuda::is_available());

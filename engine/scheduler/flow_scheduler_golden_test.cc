@@ -22,10 +22,12 @@
 #include "gtest/gtest.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
 
 namespace videogen::engine::scheduler {
 namespace {
 
+using ::videogen::testing::RelativeError;
 using ::videogen::testing::RunfilePath;
 
 constexpr int kTrajectorySteps = 10;
@@ -38,13 +40,6 @@ double MaxElementRelativeError(const at::Tensor& value, const at::Tensor& refere
   const at::Tensor diff = (v - r).abs();
   const at::Tensor relative = at::where(diff == 0, at::zeros_like(diff), diff / r.abs());
   return relative.max().item<double>();
-}
-
-// ||value - reference|| / ||reference||.
-double RelativeError(const at::Tensor& value, const at::Tensor& reference) {
-  const at::Tensor v = value.to(at::kDouble);
-  const at::Tensor r = reference.to(at::kDouble);
-  return ((v - r).norm() / r.norm()).item<double>();
 }
 
 std::string ConfigDir(const std::string& name) {

@@ -22,25 +22,17 @@
 #include "gtest/gtest.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
 
 namespace videogen::engine::text {
 namespace {
 
 using ::testing::HasSubstr;
+using ::videogen::testing::RelativeError;
 using ::videogen::testing::RunfilePath;
 using ::videogen::testing::StatusIs;
 
 const std::string kEncoderDir = "tests/golden/wan_tiny/text_encoder";
-
-// ||value - reference|| / ||reference||, also recorded in the test's XML output.
-double RelativeError(const at::Tensor& value, const at::Tensor& reference,
-                     const std::string& what) {
-  const at::Tensor v = value.to(at::kDouble);
-  const at::Tensor r = reference.to(at::kDouble);
-  const double error = ((v - r).norm() / r.norm()).item<double>();
-  ::testing::Test::RecordProperty(what, absl::StrCat(error));
-  return error;
-}
 
 class Umt5EncoderGoldenTest : public ::testing::Test {
  protected:

@@ -4,27 +4,19 @@
 #include <string>
 
 #include "ATen/ATen.h"
-#include "absl/strings/str_cat.h"
 #include "c10/core/InferenceMode.h"
 #include "engine/wan/transformer.h"
 #include "engine/weights/checkpoint.h"
 #include "gtest/gtest.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
 
 namespace videogen::engine::wan {
 namespace {
 
+using ::videogen::testing::RelativeError;
 using ::videogen::testing::RunfilePath;
-
-double RelativeError(const at::Tensor& value, const at::Tensor& reference,
-                     const std::string& what) {
-  const at::Tensor v = value.to(at::kCPU, at::kDouble);
-  const at::Tensor r = reference.to(at::kCPU, at::kDouble);
-  const double error = ((v - r).norm() / r.norm()).item<double>();
-  ::testing::Test::RecordProperty(what, absl::StrCat(error));
-  return error;
-}
 
 TEST(TransformerCudaTest, MatchesDiffusersOnTheGpu) {
   ASSERT_OK_AND_ASSIGN(const auto golden, Checkpoint::Open(RunfilePath("tests/golden/wan_tiny"),

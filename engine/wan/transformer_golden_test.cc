@@ -4,7 +4,6 @@
 #include <string>
 
 #include "ATen/ATen.h"
-#include "absl/strings/str_cat.h"
 #include "c10/core/InferenceMode.h"
 #include "engine/wan/transformer.h"
 #include "engine/weights/checkpoint.h"
@@ -12,23 +11,15 @@
 #include "gtest/gtest.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
 
 namespace videogen::engine::wan {
 namespace {
 
 using ::testing::HasSubstr;
+using ::videogen::testing::RelativeError;
 using ::videogen::testing::RunfilePath;
 using ::videogen::testing::StatusIs;
-
-// ||value - reference|| / ||reference||, also recorded in the test's XML output.
-double RelativeError(const at::Tensor& value, const at::Tensor& reference,
-                     const std::string& what) {
-  const at::Tensor v = value.to(at::kDouble);
-  const at::Tensor r = reference.to(at::kDouble);
-  const double error = ((v - r).norm() / r.norm()).item<double>();
-  ::testing::Test::RecordProperty(what, absl::StrCat(error));
-  return error;
-}
 
 class TransformerGoldenTest : public ::testing::Test {
  protected:

@@ -15,15 +15,6 @@
 namespace videogen::kernels::testing {
 
 template <typename T>
-T FromFloatForTest(float value) {
-  if constexpr (std::is_same_v<T, BFloat16>) {
-    return ToBFloat16(value);
-  } else {
-    return value;
-  }
-}
-
-template <typename T>
 struct ResidualCacheCase {
   ResidualCacheShape shape;
   std::vector<T> input;
@@ -42,7 +33,7 @@ ResidualCacheCase<T> MakeResidualCacheCase(int64_t num_tokens, int64_t hidden, i
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto fill = [&](std::vector<T>& values, int64_t size) {
     values.resize(size);
-    for (T& v : values) v = FromFloatForTest<T>(normal(rng));
+    for (T& v : values) v = FromFloat<T>(normal(rng));
   };
   fill(c.input, num_tokens * hidden);
   fill(c.computed, num_computed * hidden);

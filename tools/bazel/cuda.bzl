@@ -111,16 +111,17 @@ _cuda_objects = rule(
     },
 )
 
-def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], **kwargs):
+def cuda_library(name, srcs, hdrs = [], private_hdrs = [], deps = [], copts = [], **kwargs):
     """A cc_library whose `srcs` are .cu files compiled by nvcc for sm_90 (+ PTX).
 
-    `hdrs` are the library's public headers (plain C++, usable without CUDA headers); `deps` are
-    cc_library targets whose headers the .cu files include. Exists only under --config=cuda.
+    `hdrs` are the library's public headers (plain C++, usable without CUDA headers);
+    `private_hdrs` are device headers only the .cu files include; `deps` are cc_library targets
+    whose headers the .cu files include. Exists only under --config=cuda.
     """
     _cuda_objects(
         name = name + "_objects",
         srcs = srcs,
-        hdrs = hdrs,
+        hdrs = hdrs + private_hdrs,
         deps = deps,
         copts = copts,
         target_compatible_with = cuda_only(),
