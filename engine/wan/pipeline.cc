@@ -1,0 +1,159 @@
+#include "engine/wan/pipeline.h"
+
+#include <utility>
+
+#include "ATen/ATen.h"
+#include "ATen/CPUGeneratorImpl.h"
+#include "absl/strings/str_cat.h"
+#include "c10/core/InferenceMode.h"
+#include "engine/common/status_macros.h"
+#include "engine/common/torch_status.h"
+#include "engine/scheduler/flow_scheduler_factory.h"
+
+namespace videogen::engine::wan {
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components) {
+  if (!components.tokenizer || !components.text_encoder || !components.transformer) {
+    return absl::InvalidArgumentError(
+        "pipeline: tokenizer, text encoder and transformer are required");
+  }
+  if (components.text_encoder->config().d_model != components.transformer->config().text_dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pipeline: the text encoder's width ", components.text_encoder->config().d_model,
+        " differs from the transformer's text_dim ", components.transformer->config().text_dim));
+  }
+  VG_RETURN_IF_ERROR(scheduler::CreateFlowScheduler(components.scheduler_config).status());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(components)));
+}
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& model_dir,
+                                                         c10::ScalarType dtype,
+                                                         const at::Device& device) {
+  Components components;
+  VG_ASSIGN_OR_RETURN(components.tokenizer, text::Tokenizer::Load(model_dir + "/tokenizer"));
+  VG_ASSIGN_OR_RETURN(components.text_encoder,
+                      text::Umt5Encoder::Load(model_dir + "/text_encoder", dtype, device));
+  VG_ASSIGN_OR_RETURN(components.transformer,
+                      Transformer::Load(model_dir + "/transformer", dtype, device));
+  VG_ASSIGN_OR_RETURN(
+      components.scheduler_config,
+      scheduler::LoadFlowSchedulerConfig(model_dir + "/scheduler/scheduler_config.json"));
+  return Create(std::move(components));
+}
+
+Pipeline::Pipeline(Components components) : components_(std::move(components)) {}
+
+absl::Status Pipeline::Validate(const GenerateRequest& r) const {
+  const TransformerConfig& config = components_.transformer->config();
+  const int64_t h_multiple = kSpatialFactor * config.patch_h;
+  const int64_t w_multiple = kSpatialFactor * config.patch_w;
+  if (r.height < h_multiple || r.height % h_multiple != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("height ", r.height, " must be a positive multiple of ", h_multiple));
+  }
+  if (r.width < w_multiple || r.width % w_multiple != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("width ", r.width, " must be a positive multiple of ", w_multiple));
+  }
+  if (r.frames < 1 || (r.frames - 1) % kTemporalFactor != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("frames ", r.frames, " must be of the form ", kTemporalFactor, "k + 1"));
+  }
+  const int64_t grid[] = {((r.frames - 1) / kTemporalFactor + 1) / config.patch_t,
+                          r.height / h_multiple, r.width / w_multiple};
+  for (int64_t size : grid) {
+    if (size > config.rope_max_seq_len) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("height/width/frames too large for the model (", size,
+                       " tokens along an axis, at most ", config.rope_max_seq_len, ")"));
+    }
+  }
+  if (r.steps < 1 || r.steps > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat("steps ", r.steps, " must be in [1, 1000]"));
+  }
+  if (!(r.guidance_scale >= 0 && r.guidance_scale <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("guidance_scale ", r.guidance_scale, " must be in [0, 100]"));
+  }
+  if (r.max_sequence_length < 1 || r.max_sequence_length > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_sequence_length ", r.max_sequence_length, " must be in [1, 4096]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<at::Tensor> Pipeline::EncodePrompt(const std::string& prompt,
+                                                  int64_t max_length) const {
+  VG_ASSIGN_OR_RETURN(const text::Tokenizer::Encoding encoding,
+                      components_.tokenizer->Encode(prompt, max_length));
+  const text::Umt5Encoder& encoder = *components_.text_encoder;
+  const auto options = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor ids = at::tensor(encoding.ids, options).unsqueeze(0).to(encoder.device());
+  const at::Tensor mask = at::tensor(encoding.mask, options).unsqueeze(0).to(encoder.device());
+  VG_RETURN_IF_ERROR(encoder.ValidateInputs(ids, mask));
+  return RunTorchOr("text encoding", [&] {
+    c10::InferenceMode inference;
+    const Transformer& transformer = *components_.transformer;
+    return encoder.PromptEmbeds(ids, mask).to(transformer.device(), transformer.dtype());
+  });
+}
+
+at::Tensor Pipeline::InitialLatents(const GenerateRequest& r) const {
+  const Transformer& transformer = *components_.transformer;
+  const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(r.seed);
+  const at::Tensor noise =
+      at::randn({1, transformer.config().in_channels, (r.frames - 1) / kTemporalFactor + 1,
+                 r.height / kSpatialFactor, r.width / kSpatialFactor},
+                generator, at::TensorOptions().dtype(at::kFloat));
+  return noise.to(transformer.device());
+}
+
+absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& request,
+                                                     const StepCallback& on_step,
+                                                     const CancelCheck& cancelled) const {
+  VG_RETURN_IF_ERROR(Validate(request));
+  const Transformer& transformer = *components_.transformer;
+  const bool guided = request.guidance_scale > 1.0;  // As diffusers' do_classifier_free_guidance.
+  VG_ASSIGN_OR_RETURN(const at::Tensor prompt_embeds,
+                      EncodePrompt(request.prompt, request.max_sequence_length));
+  at::Tensor negative_embeds;
+  if (guided) {
+    VG_ASSIGN_OR_RETURN(negative_embeds,
+                        EncodePrompt(request.negative_prompt, request.max_sequence_length));
+  }
+  VG_ASSIGN_OR_RETURN(auto scheduler, scheduler::CreateFlowScheduler(components_.scheduler_config));
+  VG_RETURN_IF_ERROR(scheduler->SetTimesteps(request.steps));
+
+  at::Tensor latents;
+  VG_RETURN_IF_ERROR(RunTorch("initial latents", [&] { latents = InitialLatents(request); }));
+  const at::Tensor timesteps = scheduler->timesteps().to(transformer.device());
+  for (int i = 0; i < request.steps; ++i) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError(
+          absl::StrCat("cancelled before step ", i + 1, " of ", request.steps));
+    }
+    at::Tensor noise_pred;
+    VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("denoising step ", i + 1), [&] {
+      c10::InferenceMode inference;
+      const at::Tensor input = latents.to(transformer.dtype());
+      const at::Tensor t = timesteps.slice(0, i, i + 1).expand({latents.size(0)});
+      noise_pred = transformer.Forward(input, t, prompt_embeds);
+      if (guided) {
+        // diffusers: two passes, combined in the transformer's dtype.
+        const at::Tensor noise_uncond = transformer.Forward(input, t, negative_embeds);
+        noise_pred = noise_uncond + request.guidance_scale * (noise_pred - noise_uncond);
+      }
+    }));
+    // The scheduler reports argument errors as a status and LibTorch failures by throwing.
+    auto next = RunTorchOr(absl::StrCat("scheduler step ", i + 1), [&] {
+      c10::InferenceMode inference;
+      return scheduler->Step(noise_pred, i, latents);
+    });
+    if (!next.ok()) return next.status();
+    VG_ASSIGN_OR_RETURN(latents, *std::move(next));
+    if (on_step) on_step({i + 1, request.steps});
+  }
+  return latents;
+}
+
+}  // namespace videogen::engine::wan

@@ -1,0 +1,108 @@
+// The denoising loop against diffusers' WanPipeline (tools/golden/fixtures_pipeline.py): the tiny
+// tokenizer, text encoder, transformer and UniPC scheduler, float32 on the CPU, 4 steps with
+// classifier-free guidance, seed 42, stopped at the latents.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ATen/ATen.h"
+#include "engine/wan/pipeline.h"
+#include "engine/weights/checkpoint.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/runfiles.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/tensor_compare.h"
+
+namespace videogen::engine::wan {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::videogen::testing::RelativeError;
+using ::videogen::testing::RunfilePath;
+using ::videogen::testing::StatusIs;
+
+class PipelineGoldenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(golden_,
+                         Checkpoint::Open(RunfilePath("tests/golden/wan_tiny"), "pipeline_golden"));
+    ASSERT_OK_AND_ASSIGN(
+        pipeline_, Pipeline::Load(RunfilePath("tests/golden/wan_tiny"), at::kFloat, at::kCPU));
+    // The case of fixtures_pipeline.py.
+    request_.prompt = "a red fox runs through fresh snow";
+    request_.negative_prompt = "blurry, low quality";
+    request_.height = 32;
+    request_.width = 32;
+    request_.frames = 9;
+    request_.steps = 4;
+    request_.guidance_scale = 5.0;
+    request_.seed = 42;
+    request_.max_sequence_length = 16;
+  }
+  at::Tensor Golden(const std::string& name) {
+    absl::StatusOr<at::Tensor> tensor = golden_->Load(name, at::kFloat);
+    EXPECT_TRUE(tensor.ok()) << tensor.status();
+    return tensor.ok() ? *tensor : at::Tensor();
+  }
+
+  std::unique_ptr<Checkpoint> golden_;
+  std::unique_ptr<Pipeline> pipeline_;
+  GenerateRequest request_;
+};
+
+TEST_F(PipelineGoldenTest, PromptEmbeddingsAndSeededNoiseMatchDiffusers) {
+  ASSERT_OK_AND_ASSIGN(const at::Tensor embeds, pipeline_->EncodePrompt(request_.prompt, 16));
+  EXPECT_EQ(RelativeError(embeds, Golden("prompt_embeds"), "prompt_embeds"), 0.0);
+  ASSERT_OK_AND_ASSIGN(const at::Tensor negative,
+                       pipeline_->EncodePrompt(request_.negative_prompt, 16));
+  EXPECT_EQ(RelativeError(negative, Golden("negative_prompt_embeds"), "negative_embeds"), 0.0);
+  // LibTorch's CPU generator is the one torch.Generator uses: the same seed, the same noise.
+  EXPECT_TRUE(at::equal(pipeline_->InitialLatents(request_), Golden("initial_latents")));
+}
+
+TEST_F(PipelineGoldenTest, GuidedDenoisingLoopMatchesDiffusers) {
+  std::vector<int> steps_seen;
+  ASSERT_OK_AND_ASSIGN(
+      const at::Tensor latents,
+      pipeline_->GenerateLatents(
+          request_, [&](const StepEvent& e) { steps_seen.push_back(e.step * 10 + e.total_steps); },
+          [] { return false; }));
+  EXPECT_THAT(steps_seen, ElementsAre(14, 24, 34, 44));
+  // Same LibTorch, same operations in the same order: diffusers' latents to float32 rounding.
+  EXPECT_LT(RelativeError(latents, Golden("latents"), "latents"), 1e-5);
+}
+
+TEST_F(PipelineGoldenTest, CancellationStopsBeforeTheNextStep) {
+  std::atomic<int> steps{0};
+  const auto result = pipeline_->GenerateLatents(
+      request_, [&](const StepEvent&) { ++steps; }, [&] { return steps.load() == 2; });
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kCancelled, HasSubstr("before step 3 of 4")));
+  EXPECT_EQ(steps.load(), 2);
+}
+
+TEST_F(PipelineGoldenTest, InvalidRequestsNameTheField) {
+  const struct {
+    void (*edit)(GenerateRequest&);
+    const char* field;
+  } cases[] = {
+      {[](GenerateRequest& r) { r.height = 40; }, "height 40"},
+      {[](GenerateRequest& r) { r.width = 0; }, "width 0"},
+      {[](GenerateRequest& r) { r.frames = 10; }, "frames 10"},
+      {[](GenerateRequest& r) { r.steps = 0; }, "steps 0"},
+      {[](GenerateRequest& r) { r.guidance_scale = -1; }, "guidance_scale"},
+      {[](GenerateRequest& r) { r.max_sequence_length = 0; }, "max_sequence_length"},
+      {[](GenerateRequest& r) { r.height = 16 * 40; }, "too large"},
+  };
+  for (const auto& c : cases) {
+    GenerateRequest request = request_;
+    c.edit(request);
+    EXPECT_THAT(pipeline_->GenerateLatents(request, nullptr, nullptr),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)));
+  }
+}
+
+}  // namespace
+}  // namespace videogen::engine::wan
