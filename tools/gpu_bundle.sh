@@ -60,9 +60,9 @@ for target in "${targets[@]}"; do
   cp "$bin_dir/$rel" "$out/bin/$name"
   kind=$([[ -n "$(bazel query --noshow_progress "tests($target)" 2>/dev/null)" ]] && echo test || echo binary)
   manifest+=("$kind $name")
-  # Test data (Bazel `data` under tests/, e.g. golden fixtures) goes into one shared runfiles
-  # tree; run.sh points TEST_SRCDIR at it.
-  if [[ "$kind" == test && -d "$bin_dir/$rel.runfiles/videogen/tests" ]]; then
+  # Data under tests/ (Bazel `data`, e.g. golden fixtures) of tests and benchmarks goes into one
+  # shared runfiles tree; run.sh points TEST_SRCDIR at it.
+  if [[ -d "$bin_dir/$rel.runfiles/videogen/tests" ]]; then
     mkdir -p "$out/runfiles/videogen"
     cp -rLn "$bin_dir/$rel.runfiles/videogen/tests" "$out/runfiles/videogen/"
   fi

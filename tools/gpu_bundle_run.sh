@@ -31,7 +31,7 @@ nvidia_libs=$(find "$site/nvidia" -maxdepth 3 -name lib -type d 2>/dev/null | tr
 export LD_LIBRARY_PATH="$here/lib:$site/torch/lib:${nvidia_libs}${LD_LIBRARY_PATH:-}"
 
 if [[ -n "$binary" ]]; then
-  exec "$here/bin/$binary" "$@"
+  TEST_SRCDIR="$here/runfiles" TEST_WORKSPACE=videogen exec "$here/bin/$binary" "$@"
 fi
 
 mkdir -p "$results"

@@ -135,6 +135,7 @@ Umt5Encoder::Umt5Encoder(const Umt5Config& config, std::map<std::string, at::Ten
   auto take = [&](const std::string& name) { return w.at(name).to(device_); };
   embedding_ = take(kEmbedding);
   dtype_ = embedding_.scalar_type();
+  device_ = embedding_.device();  // "cuda" becomes "cuda:0", as inputs report it.
   final_norm_ = take("encoder.final_layer_norm.weight");
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const std::string layer = LayerPrefix(i);

@@ -99,7 +99,7 @@ class Umt5Encoder {
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
 
   const Umt5Config config_;
-  const at::Device device_;
+  at::Device device_;  // With its index, as the weights report it.
   c10::ScalarType dtype_;
   at::Tensor embedding_, final_norm_;
   std::vector<Layer> layers_;

@@ -25,6 +25,7 @@
 #include "c10/cuda/CUDACachingAllocator.h"
 #include "engine/common/torch_status.h"
 #include "engine/wan/transformer.h"
+#include "engine/weights/testing/random_weights.h"
 #include "torch/cuda.h"
 
 ABSL_FLAG(int, iterations, 10, "Timed forwards per case (after 2 warm-up forwards).");
@@ -60,17 +61,14 @@ double ForwardFlops(const TransformerConfig& config, int64_t tokens, int64_t tex
 }
 
 std::unique_ptr<Transformer> RandomModel(const TransformerConfig& config, AttentionKernel kernel) {
-  std::map<std::string, at::Tensor> weights;
   LoadOptions policy;
   policy.dtype = at::kBFloat16;
   policy.keep_in_fp32_modules = Transformer::KeepInFp32Modules();
-  for (const auto& [name, shape] : Transformer::Parameters(config)) {
-    weights[name] = (at::randn(shape, at::TensorOptions().device(at::kCUDA)) * 0.02)
-                        .to(Checkpoint::TargetDType(name, policy));
-  }
   TransformerOptions options;
   options.attention = kernel;
-  auto model = Transformer::Create(config, std::move(weights), at::Device(at::kCUDA), options);
+  auto model = Transformer::Create(
+      config, testing::RandomWeights(Transformer::Parameters(config), policy, at::kCUDA),
+      at::Device(at::kCUDA), options);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
     std::exit(1);
