@@ -143,8 +143,9 @@ absl::Status Run() {
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     VG_RETURN_IF_ERROR(WritePortFile(path, port));
   }
-  log->info("videogen_server {} listening on {} (port {}, {})", kVersion, config.listen_address(),
-            port, config.has_tls() ? "TLS" : "plaintext");
+  const std::string& address = config.listen_address();
+  log->info("videogen_server {} listening on {}:{} ({})", kVersion,
+            address.substr(0, address.rfind(':')), port, config.has_tls() ? "TLS" : "plaintext");
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
