@@ -12,28 +12,14 @@
 #include "kernels/bfloat16.h"
 #include "kernels/block_elementwise.h"
 #include "kernels/block_elementwise_cuda.h"
+#include "kernels/testing/device_memory.h"
 #include "tests/testing/status_matchers.h"
 
 namespace videogen::kernels {
 namespace {
 
-template <typename T>
-T* Upload(const std::vector<T>& host) {
-  T* device = nullptr;
-  EXPECT_EQ(
-      cudaMalloc(reinterpret_cast<void**>(&device), std::max<size_t>(1, host.size()) * sizeof(T)),
-      cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(device, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
-            cudaSuccess);
-  return device;
-}
-
-template <typename T>
-std::vector<T> Download(const T* device, size_t size) {
-  std::vector<T> host(size);
-  EXPECT_EQ(cudaMemcpy(host.data(), device, size * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-  return host;
-}
+using testing::Download;
+using testing::Upload;
 
 struct Size {
   int64_t batch, tokens, hidden;

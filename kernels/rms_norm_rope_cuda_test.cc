@@ -11,21 +11,14 @@
 #include "kernels/bfloat16.h"
 #include "kernels/rms_norm_rope.h"
 #include "kernels/rms_norm_rope_cuda.h"
+#include "kernels/testing/device_memory.h"
 #include "tests/testing/status_matchers.h"
 
 namespace videogen::kernels {
 namespace {
 
-template <typename T>
-T* Upload(const std::vector<T>& host) {
-  T* device = nullptr;
-  EXPECT_EQ(
-      cudaMalloc(reinterpret_cast<void**>(&device), std::max<size_t>(1, host.size()) * sizeof(T)),
-      cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(device, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
-            cudaSuccess);
-  return device;
-}
+using testing::Download;
+using testing::Upload;
 
 struct Size {
   int64_t batch, tokens, hidden, head_dim, stride;
@@ -68,9 +61,7 @@ void Check(const Size& size, bool rope, std::mt19937_64& rng) {
   args.sin = rope ? d_sin : nullptr;
   ASSERT_OK(RmsNormRopeCuda<T>(shape, d_input, d_weight, args, d_output, nullptr));
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  std::vector<T> got(expected.size());
-  ASSERT_EQ(cudaMemcpy(got.data(), d_output, got.size() * sizeof(T), cudaMemcpyDeviceToHost),
-            cudaSuccess);
+  const std::vector<T> got = Download(d_output, expected.size());
   // The float32 sum of squares differs from the float64 reference in the last bits, which can
   // move a rounding to T by one unit: allow float32 rounding plus, for bf16, two ulps (the normed
   // value and the rotated value are each rounded).
