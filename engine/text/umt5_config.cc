@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/json.h"
+#include "engine/common/json_config_reader.h"
 #include "engine/common/status_macros.h"
 
 namespace videogen::engine::text {
@@ -47,52 +48,6 @@ constexpr const char* kIgnored[] = {"architectures",
                                     "gradient_checkpointing",
                                     "use_return_dict"};
 
-class Reader {
- public:
-  Reader(const Json& json, absl::string_view source) : json_(json), source_(source) {}
-
-  absl::Status Int(const char* key, int64_t low, int64_t high, int64_t* out, bool required) const {
-    const auto it = json_.find(key);
-    if (it == json_.end() && !required) return absl::OkStatus();
-    if (it == json_.end() || !it->is_number_integer()) return Error(key, "must be an integer");
-    const int64_t value = it->get<int64_t>();
-    if (value < low || value > high) {
-      return Error(key, absl::StrCat("= ", value, " is outside [", low, ", ", high, "]"));
-    }
-    *out = value;
-    return absl::OkStatus();
-  }
-  absl::Status Double(const char* key, double low, double high, double* out) const {
-    const auto it = json_.find(key);
-    if (it == json_.end()) return absl::OkStatus();
-    if (!it->is_number()) return Error(key, "must be a number");
-    const double value = it->get<double>();
-    if (!(value >= low && value <= high)) {
-      return Error(key, absl::StrCat("= ", value, " is outside [", low, ", ", high, "]"));
-    }
-    *out = value;
-    return absl::OkStatus();
-  }
-  // A string field whose only supported value is `supported` (absent = supported).
-  absl::Status Only(const char* key, const char* supported) const {
-    const auto it = json_.find(key);
-    if (it == json_.end()) return absl::OkStatus();
-    if (!it->is_string()) return Error(key, "must be a string");
-    if (*it != supported) {
-      return absl::UnimplementedError(absl::StrCat(source_, ": ", key, " = ", it->dump(),
-                                                   " is not supported (only \"", supported, "\")"));
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Error(absl::string_view key, absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", key, " ", what));
-  }
-
- private:
-  const Json& json_;
-  absl::string_view source_;
-};
-
 }  // namespace
 
 absl::StatusOr<Umt5Config> ParseUmt5Config(absl::string_view text, absl::string_view source) {
@@ -125,9 +80,9 @@ absl::StatusOr<Umt5Config> ParseUmt5Config(absl::string_view text, absl::string_
     }
   }
 
-  const Reader reader(*json, source);
-  VG_RETURN_IF_ERROR(reader.Only("model_type", "umt5"));
-  VG_RETURN_IF_ERROR(reader.Only("feed_forward_proj", "gated-gelu"));
+  const JsonConfigReader reader(*json, source);
+  VG_RETURN_IF_ERROR(reader.OnlyString("model_type", "umt5"));
+  VG_RETURN_IF_ERROR(reader.OnlyString("feed_forward_proj", "gated-gelu"));
   if (const auto it = json->find("is_decoder"); it != json->end()) {
     if (!it->is_boolean()) return reader.Error("is_decoder", "must be true or false");
     if (*it == true) {
@@ -136,26 +91,29 @@ absl::StatusOr<Umt5Config> ParseUmt5Config(absl::string_view text, absl::string_
     }
   }
   Umt5Config config;
-  VG_RETURN_IF_ERROR(reader.Int("vocab_size", 1, int64_t{1} << 24, &config.vocab_size, true));
-  VG_RETURN_IF_ERROR(reader.Int("d_model", 1, 1 << 16, &config.d_model, true));
-  VG_RETURN_IF_ERROR(reader.Int("d_kv", 1, 1 << 12, &config.d_kv, true));
-  VG_RETURN_IF_ERROR(reader.Int("d_ff", 1, 1 << 20, &config.d_ff, true));
-  VG_RETURN_IF_ERROR(reader.Int("num_layers", 1, 1024, &config.num_layers, true));
-  VG_RETURN_IF_ERROR(reader.Int("num_heads", 1, 1024, &config.num_heads, true));
+  VG_RETURN_IF_ERROR(reader.Int("vocab_size", 1, int64_t{1} << 24, &config.vocab_size));
+  VG_RETURN_IF_ERROR(reader.Int("d_model", 1, 1 << 16, &config.d_model));
+  VG_RETURN_IF_ERROR(reader.Int("d_kv", 1, 1 << 12, &config.d_kv));
+  VG_RETURN_IF_ERROR(reader.Int("d_ff", 1, 1 << 20, &config.d_ff));
+  VG_RETURN_IF_ERROR(reader.Int("num_layers", 1, 1024, &config.num_layers));
+  VG_RETURN_IF_ERROR(reader.Int("num_heads", 1, 1024, &config.num_heads));
   // The encoder halves the buckets per direction and keeps half of those exact: >= 4 buckets.
   VG_RETURN_IF_ERROR(reader.Int("relative_attention_num_buckets", 4, 1 << 16,
-                                &config.relative_attention_num_buckets, false));
+                                &config.relative_attention_num_buckets,
+                                JsonConfigReader::Presence::kOptional));
   const int64_t max_exact = config.relative_attention_num_buckets / 2 / 2;
   VG_RETURN_IF_ERROR(reader.Int("relative_attention_max_distance", max_exact + 1, 1 << 24,
-                                &config.relative_attention_max_distance, false));
-  VG_RETURN_IF_ERROR(reader.Double("layer_norm_epsilon", 0, 1, &config.layer_norm_epsilon));
+                                &config.relative_attention_max_distance,
+                                JsonConfigReader::Presence::kOptional));
+  VG_RETURN_IF_ERROR(reader.Double("layer_norm_epsilon", 0, 1, &config.layer_norm_epsilon,
+                                   JsonConfigReader::Presence::kOptional));
   // Token ids may be null in transformers configs.
   for (const auto& [key, out] :
        {std::pair<const char*, int64_t*>{"pad_token_id", &config.pad_token_id},
         {"eos_token_id", &config.eos_token_id}}) {
     const auto it = json->find(key);
     if (it == json->end() || it->is_null() || it->is_array()) continue;
-    VG_RETURN_IF_ERROR(reader.Int(key, 0, config.vocab_size - 1, out, true));
+    VG_RETURN_IF_ERROR(reader.Int(key, 0, config.vocab_size - 1, out));
   }
   return config;
 }

@@ -6,59 +6,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/json.h"
+#include "engine/common/json_config_reader.h"
 #include "engine/common/status_macros.h"
 
 namespace videogen::engine::wan {
 namespace {
 
 using Json = nlohmann::json;
-
-class Reader {
- public:
-  Reader(const Json& json, absl::string_view source) : json_(json), source_(source) {}
-
-  absl::Status Int(const char* key, int64_t low, int64_t high, int64_t* out) const {
-    const auto it = json_.find(key);
-    if (it == json_.end() || !it->is_number_integer()) return Error(key, "must be an integer");
-    const int64_t value = it->get<int64_t>();
-    if (value < low || value > high) {
-      return Error(key, absl::StrCat("= ", value, " is outside [", low, ", ", high, "]"));
-    }
-    *out = value;
-    return absl::OkStatus();
-  }
-  absl::Status Bool(const char* key, bool* out) const {
-    const auto it = json_.find(key);
-    if (it == json_.end() || !it->is_boolean()) return Error(key, "must be true or false");
-    *out = it->get<bool>();
-    return absl::OkStatus();
-  }
-  absl::Status Double(const char* key, double low, double high, double* out) const {
-    const auto it = json_.find(key);
-    if (it == json_.end() || !it->is_number()) return Error(key, "must be a number");
-    *out = it->get<double>();
-    if (!(*out >= low && *out <= high)) {
-      return Error(key, absl::StrCat("= ", *out, " is outside [", low, ", ", high, "]"));
-    }
-    return absl::OkStatus();
-  }
-  // Image-to-video features: absent or null.
-  absl::Status Unsupported(const char* key) const {
-    const auto it = json_.find(key);
-    if (it != json_.end() && !it->is_null()) {
-      return absl::UnimplementedError(absl::StrCat(source_, ": ", key, " = ", it->dump(),
-                                                   " (image-to-video) is not supported"));
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Error(absl::string_view key, absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", key, " ", what));
-  }
-
- private:
-  const Json& json_;
-  absl::string_view source_;
-};
 
 }  // namespace
 
@@ -93,7 +47,7 @@ absl::StatusOr<TransformerConfig> ParseTransformerConfig(absl::string_view text,
     }
   }
 
-  const Reader reader(*json, source);
+  const JsonConfigReader reader(*json, source);
   TransformerConfig config;
   const auto patch = json->find("patch_size");
   if (patch == json->end() || !patch->is_array() || patch->size() != 3 ||
@@ -127,7 +81,7 @@ absl::StatusOr<TransformerConfig> ParseTransformerConfig(absl::string_view text,
                      " is not supported (only \"rms_norm_across_heads\")"));
   }
   for (const char* key : {"image_dim", "added_kv_proj_dim", "pos_embed_seq_len"}) {
-    VG_RETURN_IF_ERROR(reader.Unsupported(key));
+    VG_RETURN_IF_ERROR(reader.AbsentOrNull(key, "image-to-video"));
   }
   return config;
 }
