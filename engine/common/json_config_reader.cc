@@ -1,5 +1,8 @@
 #include "engine/common/json_config_reader.h"
 
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace videogen {
@@ -36,6 +39,63 @@ absl::Status JsonConfigReader::Bool(const char* key, bool* out, Presence presenc
   if (it == json_.end() || !it->is_boolean()) return Error(key, "must be true or false");
   *out = it->get<bool>();
   return absl::OkStatus();
+}
+
+template <typename T, typename Convert>
+absl::Status JsonConfigReader::Array(const char* key, size_t size, Presence presence,
+                                     absl::string_view what, Convert element,
+                                     std::vector<T>* out) const {
+  const auto it = json_.find(key);
+  if (it == json_.end() && presence == Presence::kOptional) return absl::OkStatus();
+  const std::string expected = size > 0 ? absl::StrCat("must be an array of ", size, " ", what)
+                                        : absl::StrCat("must be an array of ", what);
+  if (it == json_.end() || !it->is_array() || (size > 0 && it->size() != size)) {
+    return Error(key, expected);
+  }
+  std::vector<T> values;
+  for (const nlohmann::json& value : *it) {
+    T converted;
+    if (!element(value, &converted)) return Error(key, expected);
+    values.push_back(converted);
+  }
+  *out = std::move(values);
+  return absl::OkStatus();
+}
+
+absl::Status JsonConfigReader::IntArray(const char* key, size_t size, int64_t low, int64_t high,
+                                        std::vector<int64_t>* out, Presence presence) const {
+  return Array(
+      key, size, presence, absl::StrCat("integers in [", low, ", ", high, "]"),
+      [&](const nlohmann::json& value, int64_t* element) {
+        if (!value.is_number_integer()) return false;
+        *element = value.get<int64_t>();
+        return *element >= low && *element <= high;
+      },
+      out);
+}
+
+absl::Status JsonConfigReader::DoubleArray(const char* key, size_t size, double low, double high,
+                                           std::vector<double>* out, Presence presence) const {
+  return Array(
+      key, size, presence, absl::StrCat("numbers in [", low, ", ", high, "]"),
+      [&](const nlohmann::json& value, double* element) {
+        if (!value.is_number()) return false;
+        *element = value.get<double>();
+        return *element >= low && *element <= high;
+      },
+      out);
+}
+
+absl::Status JsonConfigReader::BoolArray(const char* key, size_t size, std::vector<bool>* out,
+                                         Presence presence) const {
+  return Array(
+      key, size, presence, "booleans",
+      [](const nlohmann::json& value, bool* element) {
+        if (!value.is_boolean()) return false;
+        *element = value.get<bool>();
+        return true;
+      },
+      out);
 }
 
 absl::Status JsonConfigReader::OnlyString(const char* key, absl::string_view supported) const {

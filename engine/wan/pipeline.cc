@@ -13,9 +13,18 @@
 namespace videogen::engine::wan {
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components) {
-  if (!components.tokenizer || !components.text_encoder || !components.transformer) {
+  if (!components.tokenizer || !components.text_encoder || !components.transformer ||
+      !components.vae) {
     return absl::InvalidArgumentError(
-        "pipeline: tokenizer, text encoder and transformer are required");
+        "pipeline: tokenizer, text encoder, transformer and VAE are required");
+  }
+  const TransformerConfig& transformer = components.transformer->config();
+  if (components.vae->config().z_dim != transformer.in_channels ||
+      components.vae->config().z_dim != transformer.out_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pipeline: the VAE's z_dim ", components.vae->config().z_dim,
+                     " differs from the transformer's in/out channels ", transformer.in_channels,
+                     "/", transformer.out_channels));
   }
   if (components.text_encoder->config().d_model != components.transformer->config().text_dim) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -38,6 +47,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& mode
   VG_ASSIGN_OR_RETURN(
       components.scheduler_config,
       scheduler::LoadFlowSchedulerConfig(model_dir + "/scheduler/scheduler_config.json"));
+  VG_ASSIGN_OR_RETURN(components.vae, VaeDecoder::Load(model_dir + "/vae", at::kFloat, device));
   return Create(std::move(components));
 }
 
@@ -45,8 +55,10 @@ Pipeline::Pipeline(Components components) : components_(std::move(components)) {
 
 absl::Status Pipeline::Validate(const GenerateRequest& r) const {
   const TransformerConfig& config = components_.transformer->config();
-  const int64_t h_multiple = kSpatialFactor * config.patch_h;
-  const int64_t w_multiple = kSpatialFactor * config.patch_w;
+  const int64_t temporal_factor = components_.vae->config().TemporalFactor();
+  const int64_t spatial_factor = components_.vae->config().SpatialFactor();
+  const int64_t h_multiple = spatial_factor * config.patch_h;
+  const int64_t w_multiple = spatial_factor * config.patch_w;
   if (r.height < h_multiple || r.height % h_multiple != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("height ", r.height, " must be a positive multiple of ", h_multiple));
@@ -55,11 +67,11 @@ absl::Status Pipeline::Validate(const GenerateRequest& r) const {
     return absl::InvalidArgumentError(
         absl::StrCat("width ", r.width, " must be a positive multiple of ", w_multiple));
   }
-  if (r.frames < 1 || (r.frames - 1) % kTemporalFactor != 0) {
+  if (r.frames < 1 || (r.frames - 1) % temporal_factor != 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("frames ", r.frames, " must be of the form ", kTemporalFactor, "k + 1"));
+        absl::StrCat("frames ", r.frames, " must be of the form ", temporal_factor, "k + 1"));
   }
-  const int64_t grid[] = {((r.frames - 1) / kTemporalFactor + 1) / config.patch_t,
+  const int64_t grid[] = {((r.frames - 1) / temporal_factor + 1) / config.patch_t,
                           r.height / h_multiple, r.width / w_multiple};
   for (int64_t size : grid) {
     if (size > config.rope_max_seq_len) {
@@ -100,10 +112,11 @@ absl::StatusOr<at::Tensor> Pipeline::EncodePrompt(const std::string& prompt,
 
 at::Tensor Pipeline::InitialLatents(const GenerateRequest& r) const {
   const Transformer& transformer = *components_.transformer;
+  const VaeConfig& vae = components_.vae->config();
   const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(r.seed);
   const at::Tensor noise =
-      at::randn({1, transformer.config().in_channels, (r.frames - 1) / kTemporalFactor + 1,
-                 r.height / kSpatialFactor, r.width / kSpatialFactor},
+      at::randn({1, transformer.config().in_channels, (r.frames - 1) / vae.TemporalFactor() + 1,
+                 r.height / vae.SpatialFactor(), r.width / vae.SpatialFactor()},
                 generator, at::TensorOptions().dtype(at::kFloat));
   return noise.to(transformer.device());
 }
@@ -155,6 +168,28 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
     if (on_step) on_step({i + 1, request.steps});
   }
   return latents;
+}
+
+absl::StatusOr<at::Tensor> Pipeline::DecodeFrames(const at::Tensor& latents,
+                                                  const VaeDecodeOptions& options) const {
+  const VaeDecoder& vae = *components_.vae;
+  VG_RETURN_IF_ERROR(vae.Validate(latents, options));
+  if (latents.size(0) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DecodeFrames takes the latents of one video, got a batch of ", latents.size(0)));
+  }
+  return RunTorchOr("VAE decode", [&] {
+    c10::InferenceMode inference;
+    return ToUint8Frames(vae.Decode(latents, options))[0];
+  });
+}
+
+absl::StatusOr<at::Tensor> Pipeline::Generate(const GenerateRequest& request,
+                                              const StepCallback& on_step,
+                                              const CancelCheck& cancelled) const {
+  VG_ASSIGN_OR_RETURN(const at::Tensor latents, GenerateLatents(request, on_step, cancelled));
+  if (cancelled && cancelled()) return absl::CancelledError("cancelled before the VAE decode");
+  return DecodeFrames(latents);
 }
 
 }  // namespace videogen::engine::wan

@@ -1,14 +1,14 @@
-// The Wan2.1 text-to-video denoising pipeline (diffusers' WanPipeline), up to the latents:
-// prompt and negative prompt -> umT5 embeddings -> seeded noise -> scheduler loop over the
-// transformer with classifier-free guidance.
+// The Wan2.1 text-to-video pipeline (diffusers' WanPipeline): prompt and negative prompt -> umT5
+// embeddings -> seeded noise -> scheduler loop over the transformer with classifier-free
+// guidance -> VAE decode -> uint8 RGB frames.
 //
 // Reproducibility: the initial latents are float32 normal noise drawn on the CPU from LibTorch's
 // CPU generator seeded with `seed`, exactly as diffusers draws them from
 // torch.Generator().manual_seed(seed), so the same request gives the same latents as diffusers
 // (and as this engine on any device).
 //
-// Thread-safety: GenerateLatents() may run concurrently on one Pipeline (each call makes its own
-// scheduler); components are immutable.
+// Thread-safety: Generate() and its stages may run concurrently on one Pipeline (each call makes
+// its own scheduler and decoder state); components are immutable.
 #ifndef VIDEOGEN_ENGINE_WAN_PIPELINE_H_
 #define VIDEOGEN_ENGINE_WAN_PIPELINE_H_
 
@@ -24,6 +24,7 @@
 #include "engine/text/tokenizer.h"
 #include "engine/text/umt5_encoder.h"
 #include "engine/wan/transformer.h"
+#include "engine/wan/vae_decoder.h"
 
 namespace videogen::engine::wan {
 
@@ -55,24 +56,24 @@ class Pipeline {
     std::unique_ptr<text::Tokenizer> tokenizer;
     std::unique_ptr<text::Umt5Encoder> text_encoder;
     std::unique_ptr<Transformer> transformer;
+    std::unique_ptr<VaeDecoder> vae;
     scheduler::FlowSchedulerConfig scheduler_config;
   };
 
-  // Wan2.1's VAE factors (the latents are frames/4 + 1 by height/8 by width/8).
-  static constexpr int64_t kTemporalFactor = 4;
-  static constexpr int64_t kSpatialFactor = 8;
-
   // INVALID_ARGUMENT if a component is missing, the text encoder's width differs from the
-  // transformer's text_dim, or the scheduler config is invalid.
+  // transformer's text_dim, the VAE's latent channels differ from the transformer's, or the
+  // scheduler config is invalid.
   static absl::StatusOr<std::unique_ptr<Pipeline>> Create(Components components);
 
-  // Loads a diffusers-format folder: tokenizer/, text_encoder/, transformer/, scheduler/ (the
-  // text encoder and transformer in `dtype` with their keep-in-fp32 rules, on `device`).
+  // Loads a diffusers-format folder: tokenizer/, text_encoder/, transformer/, scheduler/, vae/
+  // (the text encoder and transformer in `dtype` with their keep-in-fp32 rules, the VAE in
+  // float32 as diffusers runs it, all on `device`).
   static absl::StatusOr<std::unique_ptr<Pipeline>> Load(const std::string& model_dir,
                                                         c10::ScalarType dtype,
                                                         const at::Device& device);
 
   const Transformer& transformer() const { return *components_.transformer; }
+  const VaeDecoder& vae() const { return *components_.vae; }
 
   // INVALID_ARGUMENT naming the field and the allowed values.
   absl::Status Validate(const GenerateRequest& request) const;
@@ -82,7 +83,7 @@ class Pipeline {
   absl::StatusOr<at::Tensor> EncodePrompt(const std::string& prompt, int64_t max_length) const;
 
   // The seeded initial latents, [1, in_channels, (frames-1)/4+1, height/8, width/8] float32 on
-  // the transformer's device.
+  // the transformer's device (4 and 8: the VAE's temporal and spatial factors).
   at::Tensor InitialLatents(const GenerateRequest& request) const;
 
   // Runs the request up to the final latents (float32, shape as InitialLatents()). Errors:
@@ -91,6 +92,16 @@ class Pipeline {
   absl::StatusOr<at::Tensor> GenerateLatents(const GenerateRequest& request,
                                              const StepCallback& on_step,
                                              const CancelCheck& cancelled) const;
+
+  // Decodes final latents of one video to its frames, uint8 RGB [frames, height, width, 3] on
+  // the CPU. INVALID_ARGUMENT for latents the VAE cannot decode; RESOURCE_EXHAUSTED / INTERNAL
+  // for LibTorch failures.
+  absl::StatusOr<at::Tensor> DecodeFrames(const at::Tensor& latents,
+                                          const VaeDecodeOptions& options = {}) const;
+
+  // GenerateLatents() then DecodeFrames(); `cancelled` is also polled before the decode.
+  absl::StatusOr<at::Tensor> Generate(const GenerateRequest& request, const StepCallback& on_step,
+                                      const CancelCheck& cancelled) const;
 
  private:
   explicit Pipeline(Components components);

@@ -1,10 +1,11 @@
 // One text-to-video generation at the real Wan2.1-1.3B configuration on a GPU, with random
 // weights (bf16, diffusers' fp32 keep-lists): umT5-XXL text encoding of the prompt and the
 // negative prompt (512 tokens), then 50 UniPC steps with classifier-free guidance (two
-// transformer passes per step) at 480x832, for 2 s (33 frames) and 5 s (81 frames) of video.
-// The VAE decode is not included yet.
+// transformer passes per step) at 480x832, then the float32 VAE decode to uint8 frames, for 2 s
+// (33 frames) and 5 s (81 frames) of video. A second table decodes the same latents with each
+// --vae_chunks size (latent frames per chunk; 1 = diffusers' frame-by-frame decode).
 //
-//   pipeline_benchmark [--steps=50] [--frames=33,81] [--json=FILE]
+//   pipeline_benchmark [--steps=50] [--frames=33,81] [--vae_chunks=1,2,4,0] [--json=FILE]
 //
 // The tokenizer and scheduler config are the golden fixtures' (the Wan2.1 UniPC config); the
 // tiny tokenizer's ids are valid for the real vocabulary, and text cost does not depend on them.
@@ -19,6 +20,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "c10/cuda/CUDACachingAllocator.h"
@@ -34,6 +36,8 @@
 
 ABSL_FLAG(int, steps, 50, "Denoising steps.");
 ABSL_FLAG(std::string, frames, "33,81", "Video lengths in frames, comma-separated (4k+1).");
+ABSL_FLAG(std::string, vae_chunks, "1,2,4,0",
+          "VAE chunk sizes (latent frames) to compare, comma-separated; 0 = all at once.");
 ABSL_FLAG(std::string, json, "", "If set, results are also written here as JSON.");
 
 namespace videogen::engine::wan {
@@ -47,10 +51,27 @@ constexpr char kUmt5Xxl[] = R"({
   "is_gated_act": true, "dense_act_fn": "gelu_new", "pad_token_id": 0, "eos_token_id": 1,
   "tie_word_embeddings": false})";
 
+// vae/config.json of Wan2.1-T2V-1.3B-Diffusers.
+constexpr char kWan21Vae[] = R"({
+  "attn_scales": [], "base_dim": 96, "dim_mult": [1, 2, 4, 4], "dropout": 0.0,
+  "latents_mean": [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                   0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921],
+  "latents_std": [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+                  3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916],
+  "num_res_blocks": 2, "temperal_downsample": [false, true, true], "z_dim": 16})";
+
 double NowMs() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Peak bytes allocated on GPU 0 since the last resetPeakStats, in GiB.
+double PeakGiB() {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+             .peak /
+         (1024.0 * 1024 * 1024);
 }
 
 template <typename T>
@@ -84,11 +105,19 @@ int Main() {
       config, testing::RandomWeights(Transformer::Parameters(config), policy, cuda), cuda));
   components.scheduler_config = OrDie(scheduler::LoadFlowSchedulerConfig(
       videogen::testing::RunfilePath("tests/golden/wan_tiny/scheduler/scheduler_config.json")));
+  const VaeConfig vae_config = OrDie(ParseVaeConfig(kWan21Vae, "wan2.1 vae"));
+  components.vae = OrDie(VaeDecoder::Create(
+      vae_config, testing::RandomWeights(VaeDecoder::Parameters(vae_config), {}, cuda), cuda));
   const auto pipeline = OrDie(Pipeline::Create(std::move(components)));
+  std::vector<int64_t> chunks;
+  for (absl::string_view text : absl::StrSplit(absl::GetFlag(FLAGS_vae_chunks), ',')) {
+    if (!absl::SimpleAtoi(text, &chunks.emplace_back())) return 2;
+  }
 
-  std::printf("%-7s %-7s %-6s %12s %12s %14s %12s %10s\n", "frames", "tokens", "steps", "text_ms",
-              "denoise_s", "per_step_ms", "total_s", "peak_GiB");
-  std::vector<std::string> json;
+  std::printf("%-7s %-7s %-6s %10s %10s %12s %10s %10s %10s\n", "frames", "tokens", "steps",
+              "text_ms", "denoise_s", "per_step_ms", "decode_s", "total_s", "peak_GiB");
+  std::vector<std::string> json, vae_json;
+  std::vector<std::string> vae_table;
   for (absl::string_view text : absl::StrSplit(absl::GetFlag(FLAGS_frames), ',')) {
     GenerateRequest request;
     request.prompt = "A red fox runs through fresh snow at dawn, cinematic, golden light.";
@@ -105,7 +134,7 @@ int Main() {
     // Warm-up: one encode and one short run (kernel selection, allocator).
     GenerateRequest warm = request;
     warm.steps = 2;
-    OrDie(pipeline->GenerateLatents(warm, nullptr, nullptr));
+    OrDie(pipeline->DecodeFrames(OrDie(pipeline->GenerateLatents(warm, nullptr, nullptr))));
     c10::cuda::CUDACachingAllocator::resetPeakStats(0);
 
     torch::cuda::synchronize();
@@ -117,33 +146,53 @@ int Main() {
 
     std::vector<double> step_ends;
     start = NowMs();
-    OrDie(pipeline->GenerateLatents(
+    const at::Tensor latents = OrDie(pipeline->GenerateLatents(
         request, [&](const StepEvent&) { step_ends.push_back(NowMs()); }, nullptr));
     torch::cuda::synchronize();
+    const double latents_ms = NowMs() - start;
+    OrDie(pipeline->DecodeFrames(latents));  // Default chunking; ends with the copy to the CPU.
     const double total_ms = NowMs() - start;
+    const double decode_ms = total_ms - latents_ms;
     // Steps after the first (which includes the text encoding and noise).
     const double per_step = (step_ends.back() - step_ends.front()) / (step_ends.size() - 1);
-    const double denoise_ms = total_ms - (step_ends.front() - start) + per_step;
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-    const double peak =
-        stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-            .peak /
-        (1024.0 * 1024 * 1024);
+    const double denoise_ms = latents_ms - (step_ends.front() - start) + per_step;
+    const double peak = PeakGiB();
     const int64_t tokens = ((request.frames - 1) / 4 + 1) * 30 * 52;
-    std::printf("%-7lld %-7lld %-6d %12.1f %12.2f %14.1f %12.2f %10.2f\n",
+    std::printf("%-7lld %-7lld %-6d %10.1f %10.2f %12.1f %10.2f %10.2f %10.2f\n",
                 static_cast<long long>(request.frames), static_cast<long long>(tokens),
-                request.steps, text_ms, denoise_ms / 1e3, per_step, total_ms / 1e3, peak);
-    json.push_back(absl::StrCat("{\"frames\": ", request.frames, ", \"tokens\": ", tokens,
-                                ", \"steps\": ", request.steps, ", \"text_ms\": ", text_ms,
-                                ", \"denoise_s\": ", denoise_ms / 1e3,
-                                ", \"per_step_ms\": ", per_step, ", \"total_s\": ", total_ms / 1e3,
-                                ", \"peak_gib\": ", peak, "}"));
+                request.steps, text_ms, denoise_ms / 1e3, per_step, decode_ms / 1e3, total_ms / 1e3,
+                peak);
+    json.push_back(absl::StrCat(
+        "{\"frames\": ", request.frames, ", \"tokens\": ", tokens, ", \"steps\": ", request.steps,
+        ", \"text_ms\": ", text_ms, ", \"denoise_s\": ", denoise_ms / 1e3,
+        ", \"per_step_ms\": ", per_step, ", \"decode_s\": ", decode_ms / 1e3,
+        ", \"total_s\": ", total_ms / 1e3, ", \"peak_gib\": ", peak, "}"));
+
+    // The decode alone per chunk size: time and the memory it adds over what is resident.
+    for (const int64_t chunk : chunks) {
+      torch::cuda::synchronize();
+      c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+      const double resident = PeakGiB();
+      start = NowMs();
+      OrDie(pipeline->DecodeFrames(latents, {chunk}));
+      const double ms = NowMs() - start;
+      const double added = PeakGiB() - resident;
+      vae_table.push_back(absl::StrFormat("%-7lld %-7lld %10.2f %12.2f",
+                                          static_cast<long long>(request.frames),
+                                          static_cast<long long>(chunk), ms / 1e3, added));
+      vae_json.push_back(absl::StrCat("{\"frames\": ", request.frames, ", \"chunk\": ", chunk,
+                                      ", \"decode_s\": ", ms / 1e3, ", \"added_gib\": ", added,
+                                      "}"));
+    }
   }
+  std::printf("\nVAE decode by chunk size (latent frames; 0 = all)\n%-7s %-7s %10s %12s\n%s\n",
+              "frames", "chunk", "decode_s", "added_GiB", absl::StrJoin(vae_table, "\n").c_str());
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
-    std::ofstream(path)
-        << "{\"model\": \"wan2.1-t2v-1.3b + umt5-xxl (random weights, bf16)\", "
-        << "\"resolution\": \"480x832\", \"guidance\": 5.0, \"vae\": \"not included\", "
-        << "\"results\": [" << absl::StrJoin(json, ", ") << "]}\n";
+    std::ofstream(path) << "{\"model\": \"wan2.1-t2v-1.3b + umt5-xxl (random weights, bf16)\", "
+                        << "\"resolution\": \"480x832\", \"guidance\": 5.0, "
+                        << "\"vae\": \"wan2.1 decoder, float32, default chunk\", "
+                        << "\"results\": [" << absl::StrJoin(json, ", ") << "], "
+                        << "\"vae_chunks\": [" << absl::StrJoin(vae_json, ", ") << "]}\n";
   }
   return 0;
 }

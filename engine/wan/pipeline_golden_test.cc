@@ -1,6 +1,6 @@
-// The denoising loop against diffusers' WanPipeline (tools/golden/fixtures_pipeline.py): the tiny
-// tokenizer, text encoder, transformer and UniPC scheduler, float32 on the CPU, 4 steps with
-// classifier-free guidance, seed 42, stopped at the latents.
+// The pipeline against diffusers' WanPipeline (tools/golden/fixtures_pipeline.py): the tiny
+// tokenizer, text encoder, transformer, UniPC scheduler and VAE, float32 on the CPU, 4 steps with
+// classifier-free guidance, seed 42: the latents of every step and the decoded uint8 frames.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -73,6 +73,28 @@ TEST_F(PipelineGoldenTest, GuidedDenoisingLoopMatchesDiffusers) {
   EXPECT_THAT(steps_seen, ElementsAre(14, 24, 34, 44));
   // Same LibTorch, same operations in the same order: diffusers' latents to float32 rounding.
   EXPECT_LT(RelativeError(latents, Golden("latents"), "latents"), 1e-5);
+}
+
+TEST_F(PipelineGoldenTest, GeneratedFramesMatchDiffusers) {
+  std::atomic<int> steps{0};
+  ASSERT_OK_AND_ASSIGN(const at::Tensor frames,
+                       pipeline_->Generate(
+                           request_, [&](const StepEvent&) { ++steps; }, nullptr));
+  EXPECT_EQ(steps.load(), 4);
+  ASSERT_THAT(frames.sizes(), ElementsAre(9, 32, 32, 3));
+  ASSERT_EQ(frames.scalar_type(), at::kByte);
+  // The latents agree to float32 rounding (above), so a pixel can differ by one level only where
+  // the video sits on a rounding boundary.
+  const at::Tensor diff = (frames.to(at::kInt) - Golden("frames").to(at::kInt)).abs();
+  EXPECT_LE(diff.max().item<int>(), 1);
+  EXPECT_LT(diff.gt(0).sum().item<int64_t>(), 10);
+}
+
+TEST_F(PipelineGoldenTest, CancellationAfterTheLastStepSkipsTheDecode) {
+  std::atomic<int> steps{0};
+  EXPECT_THAT(pipeline_->Generate(
+                  request_, [&](const StepEvent&) { ++steps; }, [&] { return steps.load() == 4; }),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("before the VAE decode")));
 }
 
 TEST_F(PipelineGoldenTest, CancellationStopsBeforeTheNextStep) {

@@ -1,10 +1,11 @@
-"""Golden fixture of the denoising loop: diffusers' WanPipeline assembled from the tiny tokenizer,
-text encoder, transformer and scheduler fixtures, run on the CPU in float32 for a few steps with
-classifier-free guidance and a seeded generator, stopping at the latents (output_type="latent").
-Called by make_fixtures.py after the component fixtures exist."""
+"""Golden fixture of the whole pipeline: diffusers' WanPipeline assembled from the tiny tokenizer,
+text encoder, transformer, scheduler and VAE fixtures, run on the CPU in float32 for a few steps
+with classifier-free guidance and a seeded generator, recording the latents after every step and
+the decoded uint8 frames. Called by make_fixtures.py after the component fixtures exist."""
 
 import os
 
+import numpy as np
 import safetensors.torch
 import torch
 import transformers
@@ -23,11 +24,7 @@ def generate(out_dir):
         os.path.join(out_dir, "text_encoder")).eval()
     transformer = WanTransformer3DModel.from_pretrained(os.path.join(out_dir, "transformer")).eval()
     scheduler = UniPCMultistepScheduler.from_pretrained(os.path.join(out_dir, "scheduler"))
-    # The pipeline reads only the VAE's scale factors when it stops at the latents; a small
-    # AutoencoderKLWan with Wan2.1's factors (4 in time, 8 in space) stands in for it.
-    vae = AutoencoderKLWan(base_dim=8, z_dim=transformer.config.in_channels,
-                           dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
-                           temperal_downsample=[False, True, True])
+    vae = AutoencoderKLWan.from_pretrained(os.path.join(out_dir, "vae")).eval()
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer,
                        vae=vae, scheduler=scheduler)
 
@@ -40,11 +37,14 @@ def generate(out_dir):
         prompt_embeds, negative_embeds = pipe.encode_prompt(
             CASE["prompt"], CASE["negative_prompt"], do_classifier_free_guidance=True,
             max_sequence_length=CASE["max_sequence_length"], device="cpu")
-        latents = pipe(**CASE, generator=torch.Generator().manual_seed(SEED),
-                       output_type="latent", callback_on_step_end=record).frames
+        video = pipe(**CASE, generator=torch.Generator().manual_seed(SEED),
+                     output_type="np", callback_on_step_end=record).frames
+    latents = steps[-1].clone()
     initial = torch.randn(latents.shape, generator=torch.Generator().manual_seed(SEED))
+    # The float frames in [0, 1] to uint8 as diffusers' numpy_to_pil rounds them.
+    frames = torch.from_numpy((video[0] * 255).round().astype(np.uint8))
     golden = {"prompt_embeds": prompt_embeds, "negative_prompt_embeds": negative_embeds,
-              "initial_latents": initial, "latents": latents}
+              "initial_latents": initial, "latents": latents, "frames": frames}
     golden.update({f"step{i}.latents": s for i, s in enumerate(steps)})
     safetensors.torch.save_file({k: v.contiguous() for k, v in golden.items()},
                                 os.path.join(out_dir, "pipeline_golden.safetensors"),

@@ -21,7 +21,7 @@ import transformers
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden")
 
 # Every fixture, each made by generate(out_dir) of the module fixtures_<name> next to this file.
-FIXTURES = ("scheduler", "text", "transformer", "pipeline")  # pipeline uses the others.
+FIXTURES = ("scheduler", "text", "transformer", "vae", "pipeline")  # pipeline uses the others.
 
 
 def main(names):
