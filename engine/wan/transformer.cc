@@ -153,11 +153,21 @@ Transformer::Transformer(const TransformerConfig& config, std::map<std::string, 
     }
     if (device_.is_cuda()) {
       // One GEMM per shared input; the CPU path keeps diffusers' separate GEMMs (bit-exact).
+      const int64_t d = config_.dim();
+      auto rows = [](const Linear& fused, int64_t start, int64_t count) {
+        return Linear{fused.weight.narrow(0, start, count), fused.bias.narrow(0, start, count)};
+      };
       Attention& self = weights.self_attn;
       self.qkv = {at::cat({self.q.weight, self.k.weight, self.v.weight}),
                   at::cat({self.q.bias, self.k.bias, self.v.bias})};
+      self.q = rows(self.qkv, 0, d);
+      self.k = rows(self.qkv, d, d);
+      self.v = rows(self.qkv, 2 * d, d);
+      self.kv = rows(self.qkv, d, 2 * d);  // Keys and values of all tokens in sparse blocks.
       Attention& cross = weights.cross_attn;
       cross.kv = {at::cat({cross.k.weight, cross.v.weight}), at::cat({cross.k.bias, cross.v.bias})};
+      cross.k = rows(cross.kv, 0, d);
+      cross.v = rows(cross.kv, d, d);
     }
     blocks_.push_back(std::move(weights));
   }
@@ -254,38 +264,51 @@ Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
 }
 
 at::Tensor Transformer::SelfAttend(const Attention& attention, const at::Tensor& x,
-                                   const Rope& rope) const {
-  if (attention.qkv.weight.defined()) {
-    const auto qkv = attention.qkv(x).chunk(3, -1);
-    return AttendProjected(attention, qkv[0], qkv[1], qkv[2], &rope);
+                                   const at::Tensor& selected, const Rope& rope,
+                                   at::Tensor* lse) const {
+  if (!selected.defined()) {
+    if (attention.qkv.weight.defined()) {
+      const auto qkv = attention.qkv(x).chunk(3, -1);
+      return AttendProjected(attention, qkv[0], qkv[1], qkv[2], &rope, &rope, lse);
+    }
+    return AttendProjected(attention, attention.q(x), attention.k(x), attention.v(x), &rope, &rope,
+                           lse);
   }
-  return AttendProjected(attention, attention.q(x), attention.k(x), attention.v(x), &rope);
+  const Rope q_rope = {rope.cos.index_select(1, selected), rope.sin.index_select(1, selected)};
+  const at::Tensor q = attention.q(x.index_select(1, selected));
+  if (attention.kv.weight.defined()) {
+    const auto kv = attention.kv(x).chunk(2, -1);
+    return AttendProjected(attention, q, kv[0], kv[1], &q_rope, &rope, lse);
+  }
+  return AttendProjected(attention, q, attention.k(x), attention.v(x), &q_rope, &rope, lse);
 }
 
 at::Tensor Transformer::CrossAttend(const Attention& attention, const at::Tensor& x,
                                     const at::Tensor& context) const {
   if (attention.kv.weight.defined()) {
     const auto kv = attention.kv(context).chunk(2, -1);
-    return AttendProjected(attention, attention.q(x), kv[0], kv[1], nullptr);
+    return AttendProjected(attention, attention.q(x), kv[0], kv[1], nullptr, nullptr, nullptr);
   }
   return AttendProjected(attention, attention.q(x), attention.k(context), attention.v(context),
-                         nullptr);
+                         nullptr, nullptr, nullptr);
 }
 
 at::Tensor Transformer::AttendProjected(const Attention& attention, const at::Tensor& q_proj,
                                         const at::Tensor& k_proj, const at::Tensor& v_proj,
-                                        const Rope* rope) const {
+                                        const Rope* q_rope, const Rope* k_rope,
+                                        at::Tensor* lse) const {
   const std::vector<int64_t> heads = {config_.num_heads, config_.head_dim};
-  const at::Tensor cos = rope != nullptr ? rope->cos : at::Tensor();
-  const at::Tensor sin = rope != nullptr ? rope->sin : at::Tensor();
-  const at::Tensor q =
-      RmsNormRope(q_proj, attention.norm_q, config_.eps, config_.head_dim, cos, sin)
-          .unflatten(2, heads);
-  const at::Tensor k =
-      RmsNormRope(k_proj, attention.norm_k, config_.eps, config_.head_dim, cos, sin)
-          .unflatten(2, heads);
+  auto norm_rope = [&](const at::Tensor& x, const at::Tensor& weight, const Rope* rope) {
+    return RmsNormRope(x, weight, config_.eps, config_.head_dim,
+                       rope != nullptr ? rope->cos : at::Tensor(),
+                       rope != nullptr ? rope->sin : at::Tensor())
+        .unflatten(2, heads);
+  };
+  const at::Tensor q = norm_rope(q_proj, attention.norm_q, q_rope);
+  const at::Tensor k = norm_rope(k_proj, attention.norm_k, k_rope);
   const at::Tensor v = v_proj.unflatten(2, heads);
-  const at::Tensor out = ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  const at::Tensor out =
+      ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), lse);
   return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
 }
 
@@ -300,32 +323,59 @@ at::Tensor Transformer::FeedForward(const BlockWeights& w, const at::Tensor& x) 
 }
 
 at::Tensor Transformer::ScaledDotProduct(const at::Tensor& q, const at::Tensor& k,
-                                         const at::Tensor& v) const {
+                                         const at::Tensor& v, at::Tensor* lse) const {
+  // The fused kernels' log-sum-exp comes as [B, H, Sq] or [B, H, Sq, 1] float32.
+  auto take_lse = [&](const at::Tensor& fused_lse) {
+    *lse = fused_lse.reshape({q.size(0), q.size(1), q.size(2)}).to(at::kFloat);
+  };
   // cuDNN's fused attention takes bf16/fp16 heads of a multiple of 8 up to 128 (the 1.3B and
   // 14B models); anything else goes through ATen's dispatcher.
   const bool half = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
   const bool cudnn_shape = config_.head_dim % 8 == 0 && config_.head_dim <= 128;
   if (q.is_cuda() && half && cudnn_shape && options_.attention == AttentionKernel::kAuto) {
-    return std::get<0>(at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/c10::nullopt,
-                                                               /*compute_log_sumexp=*/false));
+    const auto result = at::_scaled_dot_product_cudnn_attention(
+        q, k, v, /*attn_bias=*/c10::nullopt, /*compute_log_sumexp=*/lse != nullptr);
+    if (lse != nullptr) take_lse(std::get<1>(result));
+    return std::get<0>(result);
   }
   if (q.is_cuda() && half && options_.attention == AttentionKernel::kFlash) {
-    return std::get<0>(at::_scaled_dot_product_flash_attention(q, k, v));
+    const auto result = at::_scaled_dot_product_flash_attention(q, k, v);
+    if (lse != nullptr) take_lse(std::get<1>(result));
+    return std::get<0>(result);
+  }
+  if (lse != nullptr) {
+    // The dispatcher's kernels do not return it: the scores' log-sum-exp, computed separately
+    // in float32 (the reference path; it materialises the [Sq, Sk] scores).
+    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+    *lse =
+        at::logsumexp(at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) * scale, -1);
   }
   return at::scaled_dot_product_attention(q, k, v);
 }
 
 at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
                               const Rope& rope) const {
+  return SparseBlock(index, hidden, /*selected=*/{}, conditioning, rope, /*lse=*/nullptr);
+}
+
+at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
+                                    const Conditioning& conditioning, const Rope& rope,
+                                    at::Tensor* lse) const {
   const BlockWeights& w = blocks_.at(index);
   const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
   const at::Tensor &shift = mod[0], &scale = mod[1], &gate = mod[2];
   const at::Tensor &c_shift = mod[3], &c_scale = mod[4], &c_gate = mod[5];
   const double eps = config_.eps;
 
-  at::Tensor h = hidden;
-  const at::Tensor a = ModulatedLayerNorm(h, {}, {}, scale, shift, eps);
-  h = GatedResidual(h, SelfAttend(w.self_attn, a, rope), gate);
+  // Keys and values need every token's normalised input; everything after the self-attention
+  // is per token and runs on the selected rows only.
+  const at::Tensor a = ModulatedLayerNorm(hidden, {}, {}, scale, shift, eps);
+  at::Tensor head_lse;
+  const at::Tensor attended =
+      SelfAttend(w.self_attn, a, selected, rope, lse != nullptr ? &head_lse : nullptr);
+  if (lse != nullptr) *lse = head_lse.mean(1);
+  at::Tensor h = selected.defined() ? hidden.index_select(1, selected) : hidden;
+  h = GatedResidual(h, attended, gate);
 
   const at::Tensor n2 = config_.cross_attn_norm
                             ? ModulatedLayerNorm(h, w.norm2_weight, w.norm2_bias, {}, {}, eps)

@@ -94,6 +94,16 @@ class Transformer {
   Conditioning Condition(const at::Tensor& timestep, const at::Tensor& text) const;
   at::Tensor Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
                    const Rope& rope) const;
+  // Block `index` computed for the query tokens `selected` only (ASTRAEA's sparse-query block):
+  // the modulated norm and the keys/values (with k-norm and RoPE) use all S tokens of `hidden`;
+  // the queries, attention rows, output projection, cross-attention and feed-forward run on the
+  // selected tokens. `selected` is [k] int64, distinct indices into S shared by the batch
+  // (ascending keeps the gathers coalesced); undefined means all tokens, computed exactly as
+  // Block(). Returns the selected tokens' outputs [B, k, D]. If `lse` is not null it receives
+  // each selected token's self-attention log-sum-exp averaged over heads, [B, k] float32 (from
+  // the fused attention kernel on CUDA; computed separately on the CPU path).
+  at::Tensor SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
+                         const Conditioning& conditioning, const Rope& rope, at::Tensor* lse) const;
   at::Tensor Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid) const;
 
  private:
@@ -105,7 +115,8 @@ class Transformer {
     Linear q, k, v, out;
     at::Tensor norm_q, norm_k;  // RMSNorm weights over all heads, [D].
     // On CUDA, the projections that share an input as one GEMM: q|k|v for self-attention,
-    // k|v of the text for cross-attention (one wider GEMM instead of two or three).
+    // k|v of the text for cross-attention (one wider GEMM instead of two or three); q, k, v
+    // are then row slices of these (no second copy of the weights).
     Linear qkv, kv;
   };
   struct BlockWeights {
@@ -117,15 +128,22 @@ class Transformer {
 
   Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
               const at::Device& device, const TransformerOptions& options);
-  // softmax(q k^T / sqrt(d)) v for q, k, v [B, H, S, d].
-  at::Tensor ScaledDotProduct(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
-  // Self-attention of `x` with RoPE, and cross-attention of `x` over `context` without.
-  at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const Rope& rope) const;
+  // softmax(q k^T / sqrt(d)) v for q [B, H, Sq, d], k, v [B, H, Sk, d]; if `lse` is not null,
+  // also the log-sum-exp of each query's scores, [B, H, Sq] float32.
+  at::Tensor ScaledDotProduct(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              at::Tensor* lse) const;
+  // Self-attention of the tokens `selected` of `x` (all if undefined) over all of `x`, with
+  // RoPE; `lse` as in SparseBlock().
+  at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const at::Tensor& selected,
+                        const Rope& rope, at::Tensor* lse) const;
+  // Cross-attention of `x` over `context`, without RoPE.
   at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x,
                          const at::Tensor& context) const;
-  // q/k RMSNorm, head split, attention and output projection of projected q, k, v [B, *, D].
+  // q/k RMSNorm, RoPE (`q_rope` / `k_rope`, or none if null), head split, attention and output
+  // projection of projected q [B, Sq, D] and k, v [B, Sk, D].
   at::Tensor AttendProjected(const Attention& attention, const at::Tensor& q, const at::Tensor& k,
-                             const at::Tensor& v, const Rope* rope) const;
+                             const at::Tensor& v, const Rope* q_rope, const Rope* k_rope,
+                             at::Tensor* lse) const;
   // GELU(tanh)(x W1 + b1) W2 + b2; on CUDA the GELU runs in the first GEMM's epilogue.
   at::Tensor FeedForward(const BlockWeights& weights, const at::Tensor& x) const;
 

@@ -1,0 +1,199 @@
+#include "engine/astraea/sparse_transformer.h"
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "ATen/ATen.h"
+#include "ATen/CPUGeneratorImpl.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
+
+namespace videogen::engine::astraea {
+namespace {
+
+// exp(n) saturates here (exp(64) ~ 6e27 stays finite in float32); a token skipped this long
+// outranks any significance anyway.
+constexpr int64_t kMaxPenaltySteps = 64;
+
+// a + b and a - b in float32 with one rounding to a's dtype (the hidden stream's arithmetic).
+at::Tensor Add(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kFloat) + b.to(at::kFloat)).to(a.scalar_type());
+}
+at::Tensor Difference(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kFloat) - b.to(at::kFloat)).to(a.scalar_type());
+}
+
+// Indices of the k largest scores, ascending; ties go to the lower index and NaN ranks lowest.
+// Every score becomes a distinct int64 key (order-preserving float bits above the reversed
+// index), so the result does not depend on the top-k kernel's tie handling.
+at::Tensor TopK(const at::Tensor& score, int64_t k) {
+  const int64_t n = score.size(0);
+  const at::Tensor clean = at::nan_to_num(score, -std::numeric_limits<float>::infinity());
+  const at::Tensor bits = clean.contiguous().view(at::kInt).to(at::kLong);
+  const at::Tensor ordered = at::where(bits < 0, bits.bitwise_xor(0x7FFFFFFF), bits);
+  const at::Tensor reversed_index = (n - 1) - at::arange(n, bits.options());
+  const at::Tensor keys = ordered * (int64_t{1} << 32) + reversed_index;
+  const at::Tensor top = std::get<1>(at::topk(keys, k, /*dim=*/0, /*largest=*/true,
+                                              /*sorted=*/false));
+  return std::get<0>(top.sort());
+}
+
+}  // namespace
+
+int64_t SparseState::CacheBytes() const {
+  int64_t bytes = 0;
+  for (const Block& block : blocks_) {
+    for (const at::Tensor* t : {&block.cache, &block.lse, &block.sketch, &block.skip}) {
+      if (t->defined()) bytes += t->nbytes();
+    }
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::unique_ptr<SparseTransformer>> SparseTransformer::Create(
+    const wan::Transformer& transformer, const SparseOptions& options) {
+  if (!(options.w_alpha >= 0) || !(options.w_beta >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("token score weights must be >= 0, got w_alpha ",
+                                                   options.w_alpha, ", w_beta ", options.w_beta));
+  }
+  if (options.sketch_dim < 1 || options.sketch_dim > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sketch_dim ", options.sketch_dim, " is outside [1, 4096]"));
+  }
+  return std::unique_ptr<SparseTransformer>(new SparseTransformer(transformer, options));
+}
+
+SparseTransformer::SparseTransformer(const wan::Transformer& transformer,
+                                     const SparseOptions& options)
+    : transformer_(transformer), options_(options) {
+  // Rademacher entries: exact in bf16, so the sketch of a bf16 input is exact products summed in
+  // float32, and E[(p·v)^2] = |v|^2 per sketch dimension.
+  const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.sketch_seed);
+  const at::Tensor signs = at::bernoulli(
+      at::full({transformer.config().dim(), options.sketch_dim}, 0.5, at::kFloat), generator);
+  projection_ = (signs * 2 - 1).to(transformer.device(), transformer.dtype());
+}
+
+absl::StatusOr<SparseState> SparseTransformer::NewState(const BudgetSchedule& schedule) const {
+  if (options_.mode == SparseMode::kTimestepLevel) {
+    for (int step = 0; step < schedule.steps(); ++step) {
+      if (schedule.level(step) != 0 && schedule.level(step) != kDenseLevel) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("timestep-level mode takes budgets of 0 or 1 only; step ", step, " has ",
+                         schedule.theta(step)));
+      }
+    }
+  }
+  return SparseState(schedule);
+}
+
+at::Tensor SparseTransformer::Sketch(const at::Tensor& hidden) const {
+  const at::Tensor rows = hidden[0];
+  if (rows.is_cuda()) return at::mm(rows, projection_, at::kFloat);
+  return at::mm(rows.to(at::kFloat), projection_.to(at::kFloat));
+}
+
+at::Tensor SparseTransformer::Select(const SparseState::Block& block, const at::Tensor& sketch,
+                                     int64_t k) const {
+  const double norm = static_cast<double>(options_.sketch_dim * transformer_.config().dim());
+  const at::Tensor delta = (sketch - block.sketch).pow(2).sum(1) / norm;
+  const at::Tensor penalty = block.skip.clamp_max(kMaxPenaltySteps).to(at::kFloat).exp();
+  return TopK(options_.w_alpha * block.lse * delta + options_.w_beta * penalty, k);
+}
+
+absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
+                                                      const at::Tensor& timestep,
+                                                      const at::Tensor& text,
+                                                      SparseState& state) const {
+  VG_RETURN_IF_ERROR(transformer_.ValidateInputs(latents, timestep, text));
+  if (latents.size(0) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the sparse transformer runs one branch at a time, got a batch of ", latents.size(0)));
+  }
+  const BudgetSchedule& schedule = state.schedule_;
+  if (state.next_step_ >= schedule.steps()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the state's schedule has ", schedule.steps(), " steps, all run"));
+  }
+  const wan::Transformer::Grid grid = transformer_.GridOf(latents);
+  const int64_t n = grid.tokens();
+  const int layers = static_cast<int>(transformer_.config().num_layers);
+  if (!state.blocks_.empty() && state.blocks_[0].skip.defined() &&
+      state.blocks_[0].skip.size(0) != n) {
+    return absl::FailedPreconditionError(absl::StrCat("the token grid changed from ",
+                                                      state.blocks_[0].skip.size(0), " to ", n,
+                                                      " tokens within a job"));
+  }
+  const int step = state.next_step_++;
+  if (options_.mode == SparseMode::kDense) {
+    state.tokens_computed_ += n * layers;
+    return transformer_.Forward(latents, timestep, text);
+  }
+  state.blocks_.resize(layers);
+  const int64_t k = schedule.TokensToCompute(step, n);
+  // Per-token state is kept only if a later step reuses it.
+  bool keep_state = false;
+  for (int later = step + 1; later < schedule.steps(); ++later) {
+    keep_state = keep_state || schedule.level(later) < kDenseLevel;
+  }
+
+  const wan::Transformer::Rope rope = transformer_.RotaryEmbedding(grid);
+  at::Tensor hidden = transformer_.PatchEmbed(latents);
+  const wan::Transformer::Conditioning conditioning = transformer_.Condition(timestep, text);
+  at::Tensor selected;  // kFixedToken: block 0's selection, shared by the step's blocks.
+  for (int i = 0; i < layers; ++i) {
+    SparseState::Block& block = state.blocks_[i];
+    const int64_t computed = block.skip.defined() ? k : n;  // A block's first step is dense.
+    hidden = RunBlock(i, hidden, computed, keep_state, conditioning, rope, block, selected);
+    state.tokens_computed_ += computed;
+  }
+  return transformer_.Head(hidden, conditioning.temb, grid);
+}
+
+at::Tensor SparseTransformer::RunBlock(int index, const at::Tensor& hidden, int64_t k,
+                                       bool keep_state,
+                                       const wan::Transformer::Conditioning& conditioning,
+                                       const wan::Transformer::Rope& rope,
+                                       SparseState::Block& block, at::Tensor& selected) const {
+  const int64_t n = hidden.size(1);
+  const bool residual = options_.cache == CacheKind::kResidual;
+  if (k == n) {
+    // Exactly the dense block (the log-sum-exp only when a later step will rank tokens by it).
+    const bool want_lse = keep_state && options_.mode != SparseMode::kTimestepLevel;
+    at::Tensor lse;
+    const at::Tensor out = transformer_.SparseBlock(index, hidden, /*selected=*/{}, conditioning,
+                                                    rope, want_lse ? &lse : nullptr);
+    if (keep_state) {
+      block.cache = residual ? Difference(out, hidden)[0] : out[0];
+      block.lse = want_lse ? lse[0] : at::zeros({n}, hidden.options().dtype(at::kFloat));
+      block.sketch = Sketch(hidden);
+      block.skip = at::zeros({n}, hidden.options().dtype(at::kInt));
+    }
+    return out;
+  }
+  if (k == 0) {
+    block.skip.add_(1);
+    return residual ? Add(hidden, block.cache.unsqueeze(0)) : block.cache.unsqueeze(0);
+  }
+  const at::Tensor sketch = Sketch(hidden);
+  if (options_.mode != SparseMode::kFixedToken || index == 0) selected = Select(block, sketch, k);
+  at::Tensor lse;
+  const at::Tensor computed =
+      transformer_.SparseBlock(index, hidden, selected, conditioning, rope, &lse);
+  at::Tensor out;
+  if (residual) {
+    out = Add(hidden, block.cache.unsqueeze(0));
+    block.cache.index_copy_(0, selected, Difference(computed, hidden.index_select(1, selected))[0]);
+  } else {
+    out = block.cache.unsqueeze(0).clone();
+    block.cache = out[0];
+  }
+  out.index_copy_(1, selected, computed);
+  block.lse.index_copy_(0, selected, lse[0]);
+  block.sketch.index_copy_(0, selected, sketch.index_select(0, selected));
+  block.skip.add_(1).index_fill_(0, selected, 0);
+  return out;
+}
+
+}  // namespace videogen::engine::astraea

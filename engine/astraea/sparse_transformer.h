@@ -1,0 +1,122 @@
+// ASTRAEA token-wise sparse computation of the Wan transformer (seed §3.2, Algorithm 1;
+// ARCHITECTURE.md "ASTRAEA in the engine").
+//
+// At denoising step t with budget θ_t, every block computes only k = round(θ_t·N) of its N
+// tokens and the others take a cached contribution:
+//   θ_t = 1 (or the block's first step): the dense block; all per-token state is refreshed.
+//   θ_t = 0: the block is skipped; every token takes its cached contribution.
+//   otherwise: each token scores S = wα·S_LSE·Δ + wβ·exp(n) and the top k are computed with the
+//     sparse-query block (Transformer::SparseBlock: K/V from all tokens, the rest on the k).
+// S_LSE is the token's self-attention log-sum-exp (mean over heads) at its last computation; Δ
+// the mean squared change of its block input since then, estimated from a random projection
+// ("sketch") of the input to `sketch_dim` dimensions, so the state stays small; n the number of
+// consecutive steps it was not computed. Ties go to the lower token index, so the selection is
+// deterministic.
+//
+// Caches (CacheKind): kResidual (default) keeps each token's block residual (output − input at
+// its last computation) and adds it to the current input; kOutput reuses the output itself (the
+// seed's literal variant, for ablation).
+//
+// Modes (SparseMode): kAstraea (per block), kFixedToken (one selection per step at the model
+// input, block 0's, shared by all blocks), kTimestepLevel (schedules of θ ∈ {0, 1} only: whole
+// steps computed or reused) and kDense (the dense model, schedule ignored). A dense schedule
+// runs exactly Transformer::Forward's kernels in the same order.
+//
+// Ownership and threading: SparseTransformer borrows the Transformer (which must outlive it) and
+// is immutable; a SparseState holds one CFG branch's per-block caches for one job (allocated on
+// the first step, freed with the state) and must be used by one thread at a time.
+#ifndef VIDEOGEN_ENGINE_ASTRAEA_SPARSE_TRANSFORMER_H_
+#define VIDEOGEN_ENGINE_ASTRAEA_SPARSE_TRANSFORMER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ATen/core/Tensor.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/astraea/schedule.h"
+#include "engine/wan/transformer.h"
+
+namespace videogen::engine::astraea {
+
+enum class SparseMode { kAstraea, kFixedToken, kTimestepLevel, kDense };
+enum class CacheKind { kResidual, kOutput };
+
+struct SparseOptions {
+  SparseMode mode = SparseMode::kAstraea;
+  CacheKind cache = CacheKind::kResidual;
+  double w_alpha = 1.0;     // Weight of the significance S_LSE·Δ.
+  double w_beta = 1.0;      // Weight of the staleness penalty exp(n).
+  int64_t sketch_dim = 32;  // Dimensions of the input sketch Δ is estimated from.
+  uint64_t sketch_seed = 0;
+};
+
+// One CFG branch's token state across the steps of one job.
+class SparseState {
+ public:
+  SparseState(SparseState&&) = default;
+  SparseState& operator=(SparseState&&) = default;
+
+  const BudgetSchedule& schedule() const { return schedule_; }
+  // Tokens computed so far, summed over blocks and steps (N per block for a dense step).
+  int64_t tokens_computed() const { return tokens_computed_; }
+  // Bytes held by the caches.
+  int64_t CacheBytes() const;
+
+ private:
+  friend class SparseTransformer;
+  struct Block {
+    at::Tensor cache;   // [N, D] run dtype: residual or output (CacheKind).
+    at::Tensor lse;     // [N] float32, at the last computation.
+    at::Tensor sketch;  // [N, sketch_dim] float32, of the input at the last computation.
+    at::Tensor skip;    // [N] int32, consecutive steps not computed.
+  };
+  explicit SparseState(BudgetSchedule schedule) : schedule_(std::move(schedule)) {}
+
+  BudgetSchedule schedule_;
+  int next_step_ = 0;
+  int64_t tokens_computed_ = 0;
+  std::vector<Block> blocks_;
+};
+
+class SparseTransformer {
+ public:
+  // INVALID_ARGUMENT for negative weights or a sketch_dim outside [1, 4096].
+  static absl::StatusOr<std::unique_ptr<SparseTransformer>> Create(
+      const wan::Transformer& transformer, const SparseOptions& options = {});
+
+  const SparseOptions& options() const { return options_; }
+
+  // State for one branch of a job that will run `schedule`. INVALID_ARGUMENT if the schedule
+  // does not fit the mode (kTimestepLevel: θ ∈ {0, 1} only).
+  absl::StatusOr<SparseState> NewState(const BudgetSchedule& schedule) const;
+
+  // The model at the state's next step (Transformer::Forward's contract otherwise; batch 1).
+  // INVALID_ARGUMENT for inputs Transformer::ValidateInputs rejects, a batch other than 1, or a
+  // state whose schedule is exhausted; FAILED_PRECONDITION if the token grid changed between
+  // steps. LibTorch failures throw (callers convert, engine/common/torch_status.h).
+  absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                                     const at::Tensor& text, SparseState& state) const;
+
+ private:
+  SparseTransformer(const wan::Transformer& transformer, const SparseOptions& options);
+
+  // Block `index` at budget k of N tokens, updating `block`; `selected` is the step's shared
+  // selection in kFixedToken mode (computed by block 0), else undefined.
+  at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, bool keep_state,
+                      const wan::Transformer::Conditioning& conditioning,
+                      const wan::Transformer::Rope& rope, SparseState::Block& block,
+                      at::Tensor& selected) const;
+  // The top-k scoring tokens of `block` for input `sketch`, ascending.
+  at::Tensor Select(const SparseState::Block& block, const at::Tensor& sketch, int64_t k) const;
+  at::Tensor Sketch(const at::Tensor& hidden) const;
+
+  const wan::Transformer& transformer_;
+  const SparseOptions options_;
+  at::Tensor projection_;  // [D, sketch_dim] float32, N(0, 1) entries.
+};
+
+}  // namespace videogen::engine::astraea
+
+#endif  // VIDEOGEN_ENGINE_ASTRAEA_SPARSE_TRANSFORMER_H_
