@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "ATen/ATen.h"
 #include "ATen/CPUGeneratorImpl.h"
 #include "absl/strings/str_cat.h"
+#include "engine/astraea/internal/residual_merge.h"
 #include "engine/common/status_macros.h"
 
 namespace videogen::engine::astraea {
@@ -24,19 +26,24 @@ at::Tensor Difference(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kFloat) - b.to(at::kFloat)).to(a.scalar_type());
 }
 
-// Indices of the k largest scores, ascending; ties go to the lower index and NaN ranks lowest.
-// Every score becomes a distinct int64 key (order-preserving float bits above the reversed
-// index), so the result does not depend on the top-k kernel's tie handling.
-at::Tensor TopK(const at::Tensor& score, int64_t k) {
+// The k largest scores: their indices ascending [k] int64, and each token's position among
+// them or -1 [N] int32 (the residual merge's slots). Ties go to the lower index (a stable sort)
+// and NaN ranks lowest, whatever the device.
+std::pair<at::Tensor, at::Tensor> TopK(const at::Tensor& score, int64_t k) {
   const int64_t n = score.size(0);
   const at::Tensor clean = at::nan_to_num(score, -std::numeric_limits<float>::infinity());
-  const at::Tensor bits = clean.contiguous().view(at::kInt).to(at::kLong);
-  const at::Tensor ordered = at::where(bits < 0, bits.bitwise_xor(0x7FFFFFFF), bits);
-  const at::Tensor reversed_index = (n - 1) - at::arange(n, bits.options());
-  const at::Tensor keys = ordered * (int64_t{1} << 32) + reversed_index;
-  const at::Tensor top = std::get<1>(at::topk(keys, k, /*dim=*/0, /*largest=*/true,
-                                              /*sorted=*/false));
-  return std::get<0>(top.sort());
+  const at::Tensor order = std::get<1>(at::sort(clean, /*stable=*/true, /*dim=*/0,
+                                                /*descending=*/true));
+  const at::Tensor chosen =
+      at::zeros({n}, score.options().dtype(at::kBool)).index_fill_(0, order.slice(0, 0, k), true);
+  const at::Tensor position = at::cumsum(chosen, 0, at::kInt) - 1;
+  const at::Tensor slot = at::where(chosen, position, -1);
+  // Unchosen tokens all write to the spare last element, which is dropped.
+  const at::Tensor selected =
+      at::empty({k + 1}, order.options())
+          .scatter_(0, at::where(chosen, position, k).to(at::kLong), at::arange(n, order.options()))
+          .slice(0, 0, k);
+  return {selected, slot};
 }
 
 }  // namespace
@@ -94,12 +101,13 @@ at::Tensor SparseTransformer::Sketch(const at::Tensor& hidden) const {
   return at::mm(rows.to(at::kFloat), projection_.to(at::kFloat));
 }
 
-at::Tensor SparseTransformer::Select(const SparseState::Block& block, const at::Tensor& sketch,
-                                     int64_t k) const {
+SparseTransformer::Selection SparseTransformer::Select(const SparseState::Block& block,
+                                                       const at::Tensor& sketch, int64_t k) const {
   const double norm = static_cast<double>(options_.sketch_dim * transformer_.config().dim());
   const at::Tensor delta = (sketch - block.sketch).pow(2).sum(1) / norm;
   const at::Tensor penalty = block.skip.clamp_max(kMaxPenaltySteps).to(at::kFloat).exp();
-  return TopK(options_.w_alpha * block.lse * delta + options_.w_beta * penalty, k);
+  auto [tokens, slot] = TopK(options_.w_alpha * block.lse * delta + options_.w_beta * penalty, k);
+  return {tokens, slot};
 }
 
 absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
@@ -141,11 +149,11 @@ absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
   const wan::Transformer::Rope rope = transformer_.RotaryEmbedding(grid);
   at::Tensor hidden = transformer_.PatchEmbed(latents);
   const wan::Transformer::Conditioning conditioning = transformer_.Condition(timestep, text);
-  at::Tensor selected;  // kFixedToken: block 0's selection, shared by the step's blocks.
+  Selection selection;  // kFixedToken: block 0's, shared by the step's blocks.
   for (int i = 0; i < layers; ++i) {
     SparseState::Block& block = state.blocks_[i];
     const int64_t computed = block.skip.defined() ? k : n;  // A block's first step is dense.
-    hidden = RunBlock(i, hidden, computed, keep_state, conditioning, rope, block, selected);
+    hidden = RunBlock(i, hidden, computed, keep_state, conditioning, rope, block, selection);
     state.tokens_computed_ += computed;
   }
   return transformer_.Head(hidden, conditioning.temb, grid);
@@ -155,7 +163,7 @@ at::Tensor SparseTransformer::RunBlock(int index, const at::Tensor& hidden, int6
                                        bool keep_state,
                                        const wan::Transformer::Conditioning& conditioning,
                                        const wan::Transformer::Rope& rope,
-                                       SparseState::Block& block, at::Tensor& selected) const {
+                                       SparseState::Block& block, Selection& selection) const {
   const int64_t n = hidden.size(1);
   const bool residual = options_.cache == CacheKind::kResidual;
   if (k == n) {
@@ -177,19 +185,26 @@ at::Tensor SparseTransformer::RunBlock(int index, const at::Tensor& hidden, int6
     return residual ? Add(hidden, block.cache.unsqueeze(0)) : block.cache.unsqueeze(0);
   }
   const at::Tensor sketch = Sketch(hidden);
-  if (options_.mode != SparseMode::kFixedToken || index == 0) selected = Select(block, sketch, k);
+  if (options_.mode != SparseMode::kFixedToken || index == 0) selection = Select(block, sketch, k);
+  const at::Tensor& selected = selection.tokens;
   at::Tensor lse;
   const at::Tensor computed =
       transformer_.SparseBlock(index, hidden, selected, conditioning, rope, &lse);
   at::Tensor out;
   if (residual) {
-    out = Add(hidden, block.cache.unsqueeze(0));
-    block.cache.index_copy_(0, selected, Difference(computed, hidden.index_select(1, selected))[0]);
+    out = at::empty_like(hidden);
+    if (!internal::TryFusedResidualMerge(hidden[0], computed[0], selection.slot, block.cache,
+                                         out[0])) {
+      out = Add(hidden, block.cache.unsqueeze(0));
+      out.index_copy_(1, selected, computed);
+      block.cache.index_copy_(0, selected,
+                              Difference(computed, hidden.index_select(1, selected))[0]);
+    }
   } else {
     out = block.cache.unsqueeze(0).clone();
+    out.index_copy_(1, selected, computed);
     block.cache = out[0];
   }
-  out.index_copy_(1, selected, computed);
   block.lse.index_copy_(0, selected, lse[0]);
   block.sketch.index_copy_(0, selected, sketch.index_select(0, selected));
   block.skip.add_(1).index_fill_(0, selected, 0);

@@ -102,14 +102,20 @@ class SparseTransformer {
  private:
   SparseTransformer(const wan::Transformer& transformer, const SparseOptions& options);
 
-  // Block `index` at budget k of N tokens, updating `block`; `selected` is the step's shared
-  // selection in kFixedToken mode (computed by block 0), else undefined.
+  // The tokens a block computes: indices ascending [k] int64, and each token's row among them
+  // or -1 [N] int32.
+  struct Selection {
+    at::Tensor tokens, slot;
+  };
+
+  // Block `index` at budget k of N tokens, updating `block`. `selection` carries the step's
+  // shared selection in kFixedToken mode (made by block 0).
   at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, bool keep_state,
                       const wan::Transformer::Conditioning& conditioning,
                       const wan::Transformer::Rope& rope, SparseState::Block& block,
-                      at::Tensor& selected) const;
-  // The top-k scoring tokens of `block` for input `sketch`, ascending.
-  at::Tensor Select(const SparseState::Block& block, const at::Tensor& sketch, int64_t k) const;
+                      Selection& selection) const;
+  // The k top-scoring tokens of `block` for its input's sketch `sketch`.
+  Selection Select(const SparseState::Block& block, const at::Tensor& sketch, int64_t k) const;
   at::Tensor Sketch(const at::Tensor& hidden) const;
 
   const wan::Transformer& transformer_;
