@@ -112,7 +112,7 @@ SparseTransformer::Selection SparseTransformer::Select(const SparseState::Block&
 
 absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
                                                       const at::Tensor& timestep,
-                                                      const at::Tensor& text,
+                                                      const wan::Transformer::TextContext& text,
                                                       SparseState& state) const {
   VG_RETURN_IF_ERROR(transformer_.ValidateInputs(latents, timestep, text));
   if (latents.size(0) != 1) {

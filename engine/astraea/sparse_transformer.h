@@ -92,12 +92,15 @@ class SparseTransformer {
   // does not fit the mode (kTimestepLevel: θ ∈ {0, 1} only).
   absl::StatusOr<SparseState> NewState(const BudgetSchedule& schedule) const;
 
-  // The model at the state's next step (Transformer::Forward's contract otherwise; batch 1).
-  // INVALID_ARGUMENT for inputs Transformer::ValidateInputs rejects, a batch other than 1, or a
-  // state whose schedule is exhausted; FAILED_PRECONDITION if the token grid changed between
-  // steps. LibTorch failures throw (callers convert, engine/common/torch_status.h).
+  // The model at the state's next step (Transformer::Forward's contract otherwise; batch 1),
+  // with the branch's text side from Transformer::EncodeText. INVALID_ARGUMENT for latents or a
+  // timestep Transformer::ValidateInputs rejects, a batch other than 1, a text context of
+  // another batch or model, or a state whose schedule is exhausted; FAILED_PRECONDITION if the
+  // token grid changed between steps. LibTorch failures throw (callers convert,
+  // engine/common/torch_status.h).
   absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                                     const at::Tensor& text, SparseState& state) const;
+                                     const wan::Transformer::TextContext& text,
+                                     SparseState& state) const;
 
  private:
   SparseTransformer(const wan::Transformer& transformer, const SparseOptions& options);

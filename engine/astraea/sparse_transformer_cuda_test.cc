@@ -51,7 +51,8 @@ TEST_F(SparseTransformerCudaTest, DenseScheduleIsTheDenseModelExactly) {
   ASSERT_OK_AND_ASSIGN(const BudgetSchedule dense, BudgetSchedule::Dense(2));
   ASSERT_OK_AND_ASSIGN(SparseState state, sparse->NewState(dense));
   for (int step = 0; step < 2; ++step) {
-    ASSERT_OK_AND_ASSIGN(const at::Tensor out, sparse->Forward(latents_, timestep_, text_, state));
+    ASSERT_OK_AND_ASSIGN(const at::Tensor out,
+                         sparse->Forward(latents_, timestep_, model_->EncodeText(text_), state));
     EXPECT_TRUE(at::equal(out, model_->Forward(latents_, timestep_, text_)));
   }
 }

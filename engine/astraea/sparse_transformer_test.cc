@@ -38,6 +38,7 @@ class SparseTransformerTest : public ::testing::TestWithParam<c10::ScalarType> {
     // 3 x 8 x 8 = 192 tokens after the 1x2x2 patches; 7 text tokens.
     latents_ = at::randn({1, 4, 3, 16, 16}, generator, at::kFloat);
     text_ = at::randn({1, 7, 32}, generator, at::kFloat).to(GetParam());
+    context_ = transformer_->EncodeText(text_);
   }
 
   // A flow-like trajectory: x <- x - v(x, t) / kSteps over decreasing t, as a sampler walks it.
@@ -50,7 +51,7 @@ class SparseTransformerTest : public ::testing::TestWithParam<c10::ScalarType> {
     at::Tensor x = latents_;
     for (int step = 0; step < schedule.steps(); ++step) {
       const at::Tensor t = at::full({1}, 999 - 5 * step, at::kLong);
-      absl::StatusOr<at::Tensor> v = sparse.Forward(x.to(GetParam()), t, text_, *state);
+      absl::StatusOr<at::Tensor> v = sparse.Forward(x.to(GetParam()), t, context_, *state);
       EXPECT_TRUE(v.ok()) << v.status();
       x = x - v->to(at::kFloat) / kSteps;
     }
@@ -75,6 +76,7 @@ class SparseTransformerTest : public ::testing::TestWithParam<c10::ScalarType> {
 
   std::unique_ptr<wan::Transformer> transformer_;
   at::Tensor latents_, text_;
+  wan::Transformer::TextContext context_;
 };
 
 TEST_P(SparseTransformerTest, DenseScheduleIsTheDenseModelExactly) {
@@ -155,13 +157,13 @@ TEST_P(SparseTransformerTest, RejectsMisuse) {
   const at::Tensor t = at::full({1}, 500, at::kLong);
   const at::Tensor x = latents_.to(GetParam());
   EXPECT_THAT(sparse->Forward(x.expand({2, -1, -1, -1, -1}), t.expand({2}),
-                              text_.expand({2, -1, -1}), state),
+                              transformer_->EncodeText(text_.expand({2, -1, -1})), state),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("batch of 2")));
-  ASSERT_OK(sparse->Forward(x, t, text_, state).status());
-  EXPECT_THAT(sparse->Forward(x.slice(3, 0, 8), t, text_, state),
+  ASSERT_OK(sparse->Forward(x, t, context_, state).status());
+  EXPECT_THAT(sparse->Forward(x.slice(3, 0, 8), t, context_, state),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("192 to 96 tokens")));
-  ASSERT_OK(sparse->Forward(x, t, text_, state).status());
-  EXPECT_THAT(sparse->Forward(x, t, text_, state),
+  ASSERT_OK(sparse->Forward(x, t, context_, state).status());
+  EXPECT_THAT(sparse->Forward(x, t, context_, state),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2 steps, all run")));
 }
 

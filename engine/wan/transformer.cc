@@ -180,6 +180,35 @@ Transformer::Transformer(const TransformerConfig& config, std::map<std::string, 
 
 absl::Status Transformer::ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
                                          const at::Tensor& text) const {
+  VG_RETURN_IF_ERROR(ValidateLatents(latents, timestep));
+  if (text.dim() != 3 || text.size(0) != latents.size(0) || text.size(2) != config_.text_dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "text ", ShapeOf(text), " is not [", latents.size(0), ", L, ", config_.text_dim, "]"));
+  }
+  if (text.device() != device_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("text on ", text.device().str(), ", model on ", device_.str()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transformer::ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
+                                         const TextContext& text) const {
+  VG_RETURN_IF_ERROR(ValidateLatents(latents, timestep));
+  const at::Tensor& projected = text.projected;
+  if (!projected.defined() || projected.dim() != 3 || projected.size(0) != latents.size(0) ||
+      projected.size(2) != config_.dim() ||
+      text.keys.size() != static_cast<size_t>(config_.num_layers) ||
+      text.values.size() != text.keys.size() || projected.device() != device_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the text context is not this model's for a batch of ", latents.size(0),
+                     " on ", device_.str()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transformer::ValidateLatents(const at::Tensor& latents,
+                                          const at::Tensor& timestep) const {
   if (latents.dim() != 5 || latents.size(1) != config_.in_channels) {
     return absl::InvalidArgumentError(absl::StrCat("latents ", ShapeOf(latents), " are not [B, ",
                                                    config_.in_channels, ", F, H, W]"));
@@ -199,11 +228,7 @@ absl::Status Transformer::ValidateInputs(const at::Tensor& latents, const at::Te
     return absl::InvalidArgumentError(
         absl::StrCat("timestep ", ShapeOf(timestep), " is not [", batch, "]"));
   }
-  if (text.dim() != 3 || text.size(0) != batch || text.size(2) != config_.text_dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("text ", ShapeOf(text), " is not [", batch, ", L, ", config_.text_dim, "]"));
-  }
-  for (const at::Tensor* t : {&latents, &timestep, &text}) {
+  for (const at::Tensor* t : {&latents, &timestep}) {
     if (t->device() != device_) {
       return absl::InvalidArgumentError(
           absl::StrCat("input on ", t->device().str(), ", model on ", device_.str()));
@@ -243,8 +268,33 @@ Transformer::Rope Transformer::RotaryEmbedding(const Grid& grid) const {
   return {table(rope_cos_), table(rope_sin_)};
 }
 
+Transformer::TextContext Transformer::EncodeText(const at::Tensor& text) const {
+  TextContext context;
+  context.projected = text_2_(GeluTanh(text_1_(text.to(dtype_))));
+  for (const BlockWeights& w : blocks_) {
+    const Attention& attention = w.cross_attn;
+    at::Tensor keys, values;
+    if (attention.kv.weight.defined()) {
+      const auto kv = attention.kv(context.projected).chunk(2, -1);
+      keys = kv[0];
+      values = kv[1];
+    } else {
+      keys = attention.k(context.projected);
+      values = attention.v(context.projected);
+    }
+    context.keys.push_back(NormHeads(keys, attention.norm_k, nullptr));
+    context.values.push_back(values.unflatten(2, {config_.num_heads, config_.head_dim}));
+  }
+  return context;
+}
+
 Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
                                                  const at::Tensor& text) const {
+  return Condition(timestep, EncodeText(text));
+}
+
+Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
+                                                 TextContext text) const {
   // Sinusoid of the timestep, [cos | sin], in float32 with diffusers' order of operations.
   const int64_t half = config_.freq_dim / 2;
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device_);
@@ -252,61 +302,64 @@ Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
   const at::Tensor angles = timestep.to(at::kFloat).unsqueeze(1) * exponent.exp().unsqueeze(0);
   const at::Tensor sinusoid = at::cat({angles.cos(), angles.sin()}, -1);
 
-  const at::Tensor text_in = text.to(dtype_);
   const at::Tensor temb_full =
       time_2_(at::silu(time_1_(sinusoid.to(time_1_.weight.scalar_type()))));
   Conditioning conditioning;
-  conditioning.temb = temb_full.to(text_in.scalar_type());
+  conditioning.temb = temb_full.to(dtype_);
   conditioning.modulation =
       time_proj_(at::silu(conditioning.temb)).unflatten(1, {6, config_.dim()});
-  conditioning.text = text_2_(GeluTanh(text_1_(text_in)));
+  conditioning.text = std::move(text);
   return conditioning;
 }
 
 at::Tensor Transformer::SelfAttend(const Attention& attention, const at::Tensor& x,
                                    const at::Tensor& selected, const Rope& rope,
                                    at::Tensor* lse) const {
-  if (!selected.defined()) {
-    if (attention.qkv.weight.defined()) {
-      const auto qkv = attention.qkv(x).chunk(3, -1);
-      return AttendProjected(attention, qkv[0], qkv[1], qkv[2], &rope, &rope, lse);
+  at::Tensor q, k, v;
+  const Rope* q_rope = &rope;
+  Rope selected_rope;
+  if (!selected.defined() && attention.qkv.weight.defined()) {
+    const auto qkv = attention.qkv(x).chunk(3, -1);
+    q = qkv[0];
+    k = qkv[1];
+    v = qkv[2];
+  } else {
+    if (selected.defined()) {
+      selected_rope = {rope.cos.index_select(1, selected), rope.sin.index_select(1, selected)};
+      q_rope = &selected_rope;
     }
-    return AttendProjected(attention, attention.q(x), attention.k(x), attention.v(x), &rope, &rope,
-                           lse);
+    q = attention.q(selected.defined() ? x.index_select(1, selected) : x);
+    if (attention.kv.weight.defined()) {
+      const auto kv = attention.kv(x).chunk(2, -1);
+      k = kv[0];
+      v = kv[1];
+    } else {
+      k = attention.k(x);
+      v = attention.v(x);
+    }
   }
-  const Rope q_rope = {rope.cos.index_select(1, selected), rope.sin.index_select(1, selected)};
-  const at::Tensor q = attention.q(x.index_select(1, selected));
-  if (attention.kv.weight.defined()) {
-    const auto kv = attention.kv(x).chunk(2, -1);
-    return AttendProjected(attention, q, kv[0], kv[1], &q_rope, &rope, lse);
-  }
-  return AttendProjected(attention, q, attention.k(x), attention.v(x), &q_rope, &rope, lse);
+  return AttendHeads(attention, NormHeads(q, attention.norm_q, q_rope),
+                     NormHeads(k, attention.norm_k, &rope),
+                     v.unflatten(2, {config_.num_heads, config_.head_dim}), lse);
 }
 
 at::Tensor Transformer::CrossAttend(const Attention& attention, const at::Tensor& x,
-                                    const at::Tensor& context) const {
-  if (attention.kv.weight.defined()) {
-    const auto kv = attention.kv(context).chunk(2, -1);
-    return AttendProjected(attention, attention.q(x), kv[0], kv[1], nullptr, nullptr, nullptr);
-  }
-  return AttendProjected(attention, attention.q(x), attention.k(context), attention.v(context),
-                         nullptr, nullptr, nullptr);
+                                    const TextContext& text, int index) const {
+  return AttendHeads(attention, NormHeads(attention.q(x), attention.norm_q, nullptr),
+                     text.keys.at(index), text.values.at(index), nullptr);
 }
 
-at::Tensor Transformer::AttendProjected(const Attention& attention, const at::Tensor& q_proj,
-                                        const at::Tensor& k_proj, const at::Tensor& v_proj,
-                                        const Rope* q_rope, const Rope* k_rope,
-                                        at::Tensor* lse) const {
-  const std::vector<int64_t> heads = {config_.num_heads, config_.head_dim};
-  auto norm_rope = [&](const at::Tensor& x, const at::Tensor& weight, const Rope* rope) {
-    return RmsNormRope(x, weight, config_.eps, config_.head_dim,
-                       rope != nullptr ? rope->cos : at::Tensor(),
-                       rope != nullptr ? rope->sin : at::Tensor())
-        .unflatten(2, heads);
-  };
-  const at::Tensor q = norm_rope(q_proj, attention.norm_q, q_rope);
-  const at::Tensor k = norm_rope(k_proj, attention.norm_k, k_rope);
-  const at::Tensor v = v_proj.unflatten(2, heads);
+at::Tensor Transformer::NormHeads(const at::Tensor& projected, const at::Tensor& weight,
+                                  const Rope* rope) const {
+  return RmsNormRope(projected, weight, config_.eps, config_.head_dim,
+                     rope != nullptr ? rope->cos : at::Tensor(),
+                     rope != nullptr ? rope->sin : at::Tensor())
+      .unflatten(2, {config_.num_heads, config_.head_dim});
+}
+
+at::Tensor Transformer::AttendHeads(const Attention& attention, const at::Tensor& q,
+                                    const at::Tensor& k, const at::Tensor& v,
+                                    at::Tensor* lse) const {
   const at::Tensor out =
       ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), lse);
   return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
@@ -380,7 +433,7 @@ at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const a
   const at::Tensor n2 = config_.cross_attn_norm
                             ? ModulatedLayerNorm(h, w.norm2_weight, w.norm2_bias, {}, {}, eps)
                             : h;
-  h = GatedResidual(h, CrossAttend(w.cross_attn, n2, conditioning.text), {});
+  h = GatedResidual(h, CrossAttend(w.cross_attn, n2, conditioning.text, index), {});
 
   const at::Tensor n3 = ModulatedLayerNorm(h, {}, {}, c_scale, c_shift, eps);
   return GatedResidual(h, FeedForward(w, n3), c_gate);
@@ -402,6 +455,11 @@ at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb,
 
 at::Tensor Transformer::Forward(const at::Tensor& latents, const at::Tensor& timestep,
                                 const at::Tensor& text) const {
+  return Forward(latents, timestep, EncodeText(text));
+}
+
+at::Tensor Transformer::Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                                const TextContext& text) const {
   const Grid grid = GridOf(latents);
   const Rope rope = RotaryEmbedding(grid);
   at::Tensor hidden = PatchEmbed(latents);

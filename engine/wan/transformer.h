@@ -42,10 +42,17 @@ struct TransformerOptions {
 class Transformer {
  public:
   // Per-call conditioning shared by all blocks.
+  // The text side of the model for one prompt embedding, fixed across denoising steps: a job
+  // computes it once (EncodeText) instead of at every forward.
+  struct TextContext {
+    at::Tensor projected;  // [B, L, D], run dtype (the text embedder's output).
+    // Per block, the cross-attention keys (after the k-norm) and values, [B, L, heads, head_dim].
+    std::vector<at::Tensor> keys, values;
+  };
   struct Conditioning {
     at::Tensor temb;        // [B, D], run dtype (input of the head's modulation).
     at::Tensor modulation;  // [B, 6, D], run dtype (timestep_proj: the blocks' modulation).
-    at::Tensor text;        // [B, L, D], run dtype (projected text, keys/values of cross-attn).
+    TextContext text;
   };
   // Rotary tables for a token grid: [1, S, 1, head_dim] float32 each.
   struct Rope {
@@ -82,16 +89,23 @@ class Transformer {
   // INVALID_ARGUMENT naming the input whose shape or device does not fit the model.
   absl::Status ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
                               const at::Tensor& text) const;
+  absl::Status ValidateInputs(const at::Tensor& latents, const at::Tensor& timestep,
+                              const TextContext& text) const;
 
   // The dense model: the predicted flow velocity [B, out_channels, F, H, W] in the run dtype.
   at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
                      const at::Tensor& text) const;
+  // The same with the text side precomputed by EncodeText() (identical results).
+  at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                     const TextContext& text) const;
 
   // Stages of Forward().
   Grid GridOf(const at::Tensor& latents) const;
   at::Tensor PatchEmbed(const at::Tensor& latents) const;  // -> [B, S, D]
   Rope RotaryEmbedding(const Grid& grid) const;
+  TextContext EncodeText(const at::Tensor& text) const;
   Conditioning Condition(const at::Tensor& timestep, const at::Tensor& text) const;
+  Conditioning Condition(const at::Tensor& timestep, TextContext text) const;
   at::Tensor Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
                    const Rope& rope) const;
   // Block `index` computed for the query tokens `selected` only (ASTRAEA's sparse-query block):
@@ -126,6 +140,8 @@ class Transformer {
     Linear ffn_in, ffn_out;
   };
 
+  // The latents' and timestep's part of ValidateInputs().
+  absl::Status ValidateLatents(const at::Tensor& latents, const at::Tensor& timestep) const;
   Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> weights,
               const at::Device& device, const TransformerOptions& options);
   // softmax(q k^T / sqrt(d)) v for q [B, H, Sq, d], k, v [B, H, Sk, d]; if `lse` is not null,
@@ -136,14 +152,17 @@ class Transformer {
   // RoPE; `lse` as in SparseBlock().
   at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const at::Tensor& selected,
                         const Rope& rope, at::Tensor* lse) const;
-  // Cross-attention of `x` over `context`, without RoPE.
-  at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x,
-                         const at::Tensor& context) const;
-  // q/k RMSNorm, RoPE (`q_rope` / `k_rope`, or none if null), head split, attention and output
-  // projection of projected q [B, Sq, D] and k, v [B, Sk, D].
-  at::Tensor AttendProjected(const Attention& attention, const at::Tensor& q, const at::Tensor& k,
-                             const at::Tensor& v, const Rope* q_rope, const Rope* k_rope,
-                             at::Tensor* lse) const;
+  // Cross-attention of `x` over block `index`'s text keys and values, without RoPE.
+  at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x, const TextContext& text,
+                         int index) const;
+  // RMSNorm `weight` and RoPE (none if null) of a projection [B, S, D], split into heads
+  // [B, S, heads, head_dim].
+  at::Tensor NormHeads(const at::Tensor& projected, const at::Tensor& weight,
+                       const Rope* rope) const;
+  // Attention of q [B, Sq, heads, head_dim] over k, v [B, Sk, heads, head_dim] and the output
+  // projection; `lse` as in ScaledDotProduct().
+  at::Tensor AttendHeads(const Attention& attention, const at::Tensor& q, const at::Tensor& k,
+                         const at::Tensor& v, at::Tensor* lse) const;
   // GELU(tanh)(x W1 + b1) W2 + b2; on CUDA the GELU runs in the first GEMM's epilogue.
   at::Tensor FeedForward(const BlockWeights& weights, const at::Tensor& x) const;
 
