@@ -86,6 +86,34 @@ absl::StatusOr<BudgetSchedule> BudgetSchedule::WithDenseEnds(int steps, double t
   return BudgetSchedule(std::move(levels));
 }
 
+absl::StatusOr<BudgetSchedule> BudgetSchedule::WithMeanBudget(int steps, double budget,
+                                                              int dense_first, int dense_last) {
+  VG_ASSIGN_OR_RETURN(BudgetSchedule schedule,
+                      WithDenseEnds(steps, 1.0, dense_first, dense_last));
+  if (!(budget > 0 && budget <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("budget ", budget, " is outside (0, 1]"));
+  }
+  const int middle = steps - dense_first - dense_last;
+  // Grid levels the middle steps share, in total, for a mean of `budget` over all steps.
+  const int64_t total = std::llround(budget * kDenseLevel * steps) -
+                        static_cast<int64_t>(kDenseLevel) * (dense_first + dense_last);
+  if (total < 0 || (middle == 0 && total != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("budget ", budget, " is below what ",
+                                                   dense_first + dense_last,
+                                                   " dense steps of ", steps, " already take"));
+  }
+  if (middle == 0) return schedule;
+  const int64_t base = std::min<int64_t>(total / middle, kDenseLevel);
+  const int64_t raised = std::min<int64_t>(total - base * middle, middle);
+  for (int i = 0; i < middle; ++i) {
+    // Step i of the middle gets base + 1 when the running share of raised steps crosses an
+    // integer, which spreads them evenly.
+    const bool up = (i + 1) * raised / middle != i * raised / middle;
+    schedule.levels_[dense_first + i] = static_cast<int>(base + (up ? 1 : 0));
+  }
+  return schedule;
+}
+
 absl::StatusOr<BudgetSchedule> BudgetSchedule::Parse(absl::string_view text) {
   std::vector<double> thetas;
   for (absl::string_view field : absl::StrSplit(text, ',')) {

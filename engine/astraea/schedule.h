@@ -40,6 +40,12 @@ class BudgetSchedule {
   // dense_first or dense_last is negative or dense_first + dense_last > steps.
   static absl::StatusOr<BudgetSchedule> WithDenseEnds(int steps, double theta, int dense_first,
                                                       int dense_last);
+  // A schedule with dense ends (as WithDenseEnds) whose mean budget is as close to `budget` as
+  // the grid allows: the middle steps take the two grid levels around the needed mean, the
+  // higher ones spread evenly (the registry's fallback for a budget without a searched schedule).
+  // INVALID_ARGUMENT if budget is outside (0, 1] or the dense ends alone exceed it.
+  static absl::StatusOr<BudgetSchedule> WithMeanBudget(int steps, double budget, int dense_first,
+                                                       int dense_last);
   // Reads the ToString() format: θ values separated by commas, whitespace around each allowed.
   static absl::StatusOr<BudgetSchedule> Parse(absl::string_view text);
 

@@ -83,6 +83,26 @@ TEST(BudgetScheduleTest, UniformAndDense) {
               StatusIs(kInvalid, AllOf(HasSubstr("0.35"), HasSubstr("not on the grid"))));
 }
 
+TEST(BudgetScheduleTest, WithMeanBudgetHitsTheMeanWithDenseEnds) {
+  // 50 steps, first and last dense, mean 0.4: the 48 middle steps share 18.0 -> 36 at 0.4 and
+  // 12 at 0.3, spread evenly.
+  ASSERT_OK_AND_ASSIGN(const BudgetSchedule s, BudgetSchedule::WithMeanBudget(50, 0.4, 1, 1));
+  EXPECT_DOUBLE_EQ(s.MeanBudget(), 0.4);
+  EXPECT_EQ(s.level(0), kDenseLevel);
+  EXPECT_EQ(s.level(49), kDenseLevel);
+  EXPECT_EQ(std::count(s.levels().begin(), s.levels().end(), 4), 36);
+  EXPECT_EQ(std::count(s.levels().begin(), s.levels().end(), 3), 12);
+  EXPECT_EQ(s.ToString().substr(0, 20), "1.0,0.3,0.4,0.4,0.4,");
+  for (const double budget : {0.5, 0.7, 1.0}) {
+    ASSERT_OK_AND_ASSIGN(const BudgetSchedule t, BudgetSchedule::WithMeanBudget(50, budget, 1, 1));
+    EXPECT_DOUBLE_EQ(t.MeanBudget(), budget);
+  }
+  EXPECT_THAT(BudgetSchedule::WithMeanBudget(10, 0.1, 1, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("below what 2 dense steps")));
+  EXPECT_THAT(BudgetSchedule::WithMeanBudget(10, 0, 0, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside (0, 1]")));
+}
+
 TEST(BudgetScheduleTest, WithDenseEndsMakesTheEndsDense) {
   ASSERT_OK_AND_ASSIGN(const BudgetSchedule s, BudgetSchedule::WithDenseEnds(7, 0.4, 2, 1));
   EXPECT_THAT(s.levels(), ElementsAre(10, 10, 4, 4, 4, 4, 10));

@@ -1,5 +1,6 @@
 #include "engine/wan/pipeline.h"
 
+#include <optional>
 #include <utility>
 
 #include "ATen/ATen.h"
@@ -32,7 +33,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components
         " differs from the transformer's text_dim ", components.transformer->config().text_dim));
   }
   VG_RETURN_IF_ERROR(scheduler::CreateFlowScheduler(components.scheduler_config).status());
-  return std::unique_ptr<Pipeline>(new Pipeline(std::move(components)));
+  VG_ASSIGN_OR_RETURN(
+      auto sparse, astraea::SparseTransformer::Create(*components.transformer, components.sparse));
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(components), std::move(sparse)));
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& model_dir,
@@ -51,7 +54,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& mode
   return Create(std::move(components));
 }
 
-Pipeline::Pipeline(Components components) : components_(std::move(components)) {}
+Pipeline::Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse)
+    : components_(std::move(components)), sparse_(std::move(sparse)) {}
 
 absl::Status Pipeline::Validate(const GenerateRequest& r) const {
   const TransformerConfig& config = components_.transformer->config();
@@ -90,6 +94,10 @@ absl::Status Pipeline::Validate(const GenerateRequest& r) const {
   if (r.max_sequence_length < 1 || r.max_sequence_length > 4096) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_sequence_length ", r.max_sequence_length, " must be in [1, 4096]"));
+  }
+  if (r.schedule.has_value()) {
+    VG_RETURN_IF_ERROR(r.schedule->Validate(r.steps));
+    VG_RETURN_IF_ERROR(sparse_->NewState(*r.schedule).status());
   }
   return absl::OkStatus();
 }
@@ -145,6 +153,24 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
     prompt_text = transformer.EncodeText(prompt_embeds);
     if (guided) negative_text = transformer.EncodeText(negative_embeds);
   }));
+  // With a schedule, each CFG branch carries its own token state through the steps.
+  std::optional<astraea::SparseState> prompt_state, negative_state;
+  if (request.schedule.has_value()) {
+    VG_ASSIGN_OR_RETURN(prompt_state, sparse_->NewState(*request.schedule));
+    VG_ASSIGN_OR_RETURN(negative_state, sparse_->NewState(*request.schedule));
+  }
+  auto predict = [&](const at::Tensor& input, const at::Tensor& t,
+                     const Transformer::TextContext& text,
+                     std::optional<astraea::SparseState>& state) -> absl::StatusOr<at::Tensor> {
+    if (!state.has_value()) return transformer.Forward(input, t, text);
+    return sparse_->Forward(input, t, text, *state);
+  };
+  auto tokens_so_far = [&] {
+    return (prompt_state ? prompt_state->tokens_computed() : 0) +
+           (guided && negative_state ? negative_state->tokens_computed() : 0);
+  };
+  const int64_t dense_step_tokens =
+      transformer.GridOf(latents).tokens() * transformer.config().num_layers * (guided ? 2 : 1);
   const at::Tensor timesteps = scheduler->timesteps().to(transformer.device());
   for (int i = 0; i < request.steps; ++i) {
     if (cancelled && cancelled()) {
@@ -152,18 +178,30 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
           absl::StrCat("cancelled before step ", i + 1, " of ", request.steps));
     }
     at::Tensor noise_pred;
+    absl::Status predicted;
+    const int64_t tokens_before = tokens_so_far();
     VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("denoising step ", i + 1), [&] {
       c10::InferenceMode inference;
       const at::Tensor input = latents.to(transformer.dtype());
       const at::Tensor t = timesteps.slice(0, i, i + 1).expand({latents.size(0)});
-      noise_pred = transformer.Forward(input, t, prompt_text);
+      absl::StatusOr<at::Tensor> cond = predict(input, t, prompt_text, prompt_state);
+      if (!cond.ok()) {
+        predicted = cond.status();
+        return;
+      }
+      noise_pred = *std::move(cond);
       if (guided) {
         // diffusers: two passes, combined in the transformer's dtype. (One batch-2 pass is not
         // faster on the H100: 262.5 ms against 2 x 128.7 ms at N = 14040, bench/results/.)
-        const at::Tensor noise_uncond = transformer.Forward(input, t, negative_text);
-        noise_pred = noise_uncond + request.guidance_scale * (noise_pred - noise_uncond);
+        absl::StatusOr<at::Tensor> uncond = predict(input, t, negative_text, negative_state);
+        if (!uncond.ok()) {
+          predicted = uncond.status();
+          return;
+        }
+        noise_pred = *uncond + request.guidance_scale * (noise_pred - *uncond);
       }
     }));
+    VG_RETURN_IF_ERROR(predicted);
     // The scheduler reports argument errors as a status and LibTorch failures by throwing.
     auto next = RunTorchOr(absl::StrCat("scheduler step ", i + 1), [&] {
       c10::InferenceMode inference;
@@ -171,7 +209,9 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
     });
     if (!next.ok()) return next.status();
     VG_ASSIGN_OR_RETURN(latents, *std::move(next));
-    if (on_step) on_step({i + 1, request.steps});
+    const int64_t step_tokens =
+        request.schedule.has_value() ? tokens_so_far() - tokens_before : dense_step_tokens;
+    if (on_step) on_step({i + 1, request.steps, step_tokens});
   }
   return latents;
 }

@@ -15,11 +15,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/astraea/schedule.h"
+#include "engine/astraea/sparse_transformer.h"
 #include "engine/scheduler/flow_scheduler_config.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/umt5_encoder.h"
@@ -38,11 +41,17 @@ struct GenerateRequest {
   double guidance_scale = 5.0;  // Classifier-free guidance runs when > 1.
   uint64_t seed = 0;
   int64_t max_sequence_length = 512;  // Text tokens (padded/truncated to this).
+  // ASTRAEA: the fraction of tokens each transformer block computes at each step (`steps`
+  // entries). Unset runs the dense model.
+  std::optional<astraea::BudgetSchedule> schedule;
 };
 
 struct StepEvent {
   int step = 0;  // 1-based: the number of steps completed.
   int total_steps = 0;
+  // Tokens the transformer blocks computed in this step, summed over blocks and CFG branches
+  // (dense: tokens x blocks x branches).
+  int64_t tokens_computed = 0;
 };
 
 class Pipeline {
@@ -58,6 +67,7 @@ class Pipeline {
     std::unique_ptr<Transformer> transformer;
     std::unique_ptr<VaeDecoder> vae;
     scheduler::FlowSchedulerConfig scheduler_config;
+    astraea::SparseOptions sparse;  // How requests with a schedule run.
   };
 
   // INVALID_ARGUMENT if a component is missing, the text encoder's width differs from the
@@ -75,7 +85,8 @@ class Pipeline {
   const Transformer& transformer() const { return *components_.transformer; }
   const VaeDecoder& vae() const { return *components_.vae; }
 
-  // INVALID_ARGUMENT naming the field and the allowed values.
+  // INVALID_ARGUMENT naming the field and the allowed values (a schedule must have `steps`
+  // entries).
   absl::Status Validate(const GenerateRequest& request) const;
 
   // The pipeline's prompt_embeds for one prompt: [1, max_length, text_dim], rows past the
@@ -104,8 +115,9 @@ class Pipeline {
                                       const CancelCheck& cancelled) const;
 
  private:
-  explicit Pipeline(Components components);
+  Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse);
   Components components_;
+  std::unique_ptr<astraea::SparseTransformer> sparse_;
 };
 
 }  // namespace videogen::engine::wan

@@ -75,6 +75,32 @@ TEST_F(PipelineGoldenTest, GuidedDenoisingLoopMatchesDiffusers) {
   EXPECT_LT(RelativeError(latents, Golden("latents"), "latents"), 1e-5);
 }
 
+TEST_F(PipelineGoldenTest, BudgetScheduleComputesFewerTokensAndDenseScheduleIsDense) {
+  std::vector<int64_t> tokens;
+  auto record = [&](const StepEvent& e) { tokens.push_back(e.tokens_computed); };
+  ASSERT_OK_AND_ASSIGN(const at::Tensor dense, pipeline_->GenerateLatents(request_, record, {}));
+  // 3 x 2 x 2 tokens, 2 blocks, 2 CFG branches.
+  EXPECT_THAT(tokens, ElementsAre(48, 48, 48, 48));
+
+  tokens.clear();
+  ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Dense(4));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor all_ones, pipeline_->GenerateLatents(request_, record, {}));
+  EXPECT_TRUE(at::equal(all_ones, dense));
+  EXPECT_THAT(tokens, ElementsAre(48, 48, 48, 48));
+
+  tokens.clear();
+  ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Parse("1,0.5,0.5,1"));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor sparse, pipeline_->GenerateLatents(request_, record, {}));
+  EXPECT_THAT(tokens, ElementsAre(48, 24, 24, 48));
+  const double error = RelativeError(sparse, dense, "half_budget_rel_err");
+  EXPECT_GT(error, 0.0);
+  EXPECT_LT(error, 0.5);
+
+  ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Uniform(5, 0.5));
+  EXPECT_THAT(pipeline_->GenerateLatents(request_, nullptr, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("5 steps, expected 4")));
+}
+
 TEST_F(PipelineGoldenTest, GeneratedFramesMatchDiffusers) {
   std::atomic<int> steps{0};
   ASSERT_OK_AND_ASSIGN(const at::Tensor frames,
