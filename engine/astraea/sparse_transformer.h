@@ -63,6 +63,9 @@ class SparseState {
   int64_t tokens_computed() const { return tokens_computed_; }
   // Bytes held by the caches.
   int64_t CacheBytes() const;
+  // Block `block`'s consecutive-skip count per token, [N] int32 (undefined before its first
+  // step), for monitoring and tests.
+  const at::Tensor& SkipCounts(int block) const { return blocks_.at(block).skip; }
 
  private:
   friend class SparseTransformer;

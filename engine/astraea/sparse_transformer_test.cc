@@ -98,6 +98,38 @@ TEST_P(SparseTransformerTest, ComputesExactlyKTokensPerBlockAndStep) {
   EXPECT_EQ(tokens, 2 * (192 + 96 + 58 + 0 + 192 + 134));
 }
 
+TEST_P(SparseTransformerTest, SkipCountersFollowTheSelection) {
+  c10::InferenceMode inference;
+  const auto sparse = Sparse();
+  ASSERT_OK_AND_ASSIGN(const BudgetSchedule schedule, BudgetSchedule::Parse("1,0.5,0.5,0,1,0.5"));
+  ASSERT_OK_AND_ASSIGN(SparseState state, sparse->NewState(schedule));
+  const at::Tensor x = latents_.to(GetParam());
+  auto step = [&](int t) {
+    ASSERT_OK(sparse->Forward(x, at::full({1}, 900 - 10 * t, at::kLong), context_, state).status());
+  };
+  auto count = [&](int block, int value) {
+    return state.SkipCounts(block).eq(value).sum().item<int64_t>();
+  };
+  step(0);  // Dense: every counter reset.
+  for (int block = 0; block < 2; ++block) EXPECT_EQ(count(block, 0), 192);
+  step(1);  // 96 computed (reset), 96 skipped once.
+  for (int block = 0; block < 2; ++block) {
+    EXPECT_EQ(count(block, 0), 96);
+    EXPECT_EQ(count(block, 1), 96);
+  }
+  step(2);  // 96 computed again; the rest skipped once or twice.
+  const at::Tensor after_two = state.SkipCounts(0).clone();
+  EXPECT_EQ(count(0, 0), 96);
+  EXPECT_EQ(count(0, 1) + count(0, 2), 96);
+  // The staleness penalty makes tokens skipped at step 1 likelier picks at step 2.
+  EXPECT_GT(count(0, 1), count(0, 2));
+  step(3);  // θ = 0: nothing computed, every counter + 1.
+  EXPECT_TRUE(at::equal(state.SkipCounts(0), after_two + 1));
+  step(4);  // Dense again (a later sparse step keeps the state).
+  EXPECT_EQ(count(0, 0), 192);
+  EXPECT_EQ(state.tokens_computed(), 2 * (192 + 96 + 96 + 0 + 192));
+}
+
 TEST_P(SparseTransformerTest, SelectionIsDeterministic) {
   ASSERT_OK_AND_ASSIGN(const BudgetSchedule schedule,
                        BudgetSchedule::WithDenseEnds(kSteps, 0.4, 1, 1));
