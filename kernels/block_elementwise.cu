@@ -19,11 +19,14 @@ using internal::Widen;
 
 constexpr int kThreads = 256;
 
-// One block per row. The row (at most a few KB) is read three times; the re-reads hit L1/L2, so
-// DRAM traffic is one read and one write. Products and sums use explicit round-to-nearest
-// intrinsics so that nvcc does not contract them into FMAs, keeping diffusers' rounding.
-template <typename T, int kVec>
-__global__ void __launch_bounds__(kThreads)
+// One block per row. With kPacks > 0 each thread keeps its (at most kPacks) packs of the row in
+// registers between the mean, variance and output passes, and blocks are sized to the row, so
+// many rows are in flight per SM; with kPacks = 0 (rows too long for that) the passes re-read
+// the row, hitting L1/L2. Either way DRAM traffic is one read and one write. Products and sums
+// use explicit round-to-nearest intrinsics so that nvcc does not contract them into FMAs,
+// keeping diffusers' rounding.
+template <typename T, int kVec, int kPacks>
+__global__ void __launch_bounds__(1024)
     ModulatedLayerNormKernel(int64_t tokens, int64_t hidden, const T* input, LayerNormArgs args,
                              T* output) {
   using P = Pack<T, kVec>;
@@ -33,28 +36,45 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t packs = hidden / kVec;
   const P* in = reinterpret_cast<const P*>(input + row * hidden);
   P* out = reinterpret_cast<P*>(output + row * hidden);
+  P held[kPacks > 0 ? kPacks : 1];
+  // Calls f(p, x) for each of this thread's packs p with its value x.
+  auto for_each_pack = [&](auto&& f) {
+    if constexpr (kPacks > 0) {
+#pragma unroll
+      for (int j = 0; j < kPacks; ++j) {
+        const int64_t p = threadIdx.x + static_cast<int64_t>(j) * blockDim.x;
+        if (p < packs) f(p, held[j]);
+      }
+    } else {
+      for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) f(p, in[p]);
+    }
+  };
+  if constexpr (kPacks > 0) {
+#pragma unroll
+    for (int j = 0; j < kPacks; ++j) {
+      const int64_t p = threadIdx.x + static_cast<int64_t>(j) * blockDim.x;
+      if (p < packs) held[j] = in[p];
+    }
+  }
 
   float sum = 0;
-  for (int64_t p = threadIdx.x; p < packs; p += kThreads) {
-    const P x = in[p];
+  for_each_pack([&](int64_t, const P& x) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i) sum += Widen(x.v[i]);
-  }
+  });
   const float mean = BlockSum(sum, shared) / hidden;
   float squares = 0;
-  for (int64_t p = threadIdx.x; p < packs; p += kThreads) {
-    const P x = in[p];
+  for_each_pack([&](int64_t, const P& x) {
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
       const float c = Widen(x.v[i]) - mean;
       squares += c * c;
     }
-  }
+  });
   const float inv_std = rsqrtf(BlockSum(squares, shared) / hidden + args.eps);
   const float* scale = args.scale + batch * args.vector_stride;
   const float* shift = args.shift + batch * args.vector_stride;
-  for (int64_t p = threadIdx.x; p < packs; p += kThreads) {
-    const P x = in[p];
+  for_each_pack([&](int64_t p, const P& x) {
     P y;
 #pragma unroll
     for (int i = 0; i < kVec; ++i) {
@@ -65,7 +85,7 @@ __global__ void __launch_bounds__(kThreads)
       y.v[i] = Narrow<T>(v);
     }
     out[p] = y;
-  }
+  });
 }
 
 template <typename T, int kVec>
@@ -108,11 +128,18 @@ absl::Status ModulatedLayerNormCuda(const RowsShape& shape, const T* input,
   constexpr int kVec = 16 / sizeof(T);
   const D* in = reinterpret_cast<const D*>(input);
   D* out = reinterpret_cast<D*>(output);
-  if (shape.hidden % kVec == 0 && Aligned16(input) && Aligned16(output)) {
-    ModulatedLayerNormKernel<D, kVec><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
-        shape.tokens, shape.hidden, in, args, out);
+  // Rows of up to 1024 * kHeldPacks packs stay in registers (bf16: 32768 elements).
+  constexpr int kHeldPacks = 4;
+  const int64_t packs = shape.hidden / kVec;
+  if (shape.hidden % kVec == 0 && Aligned16(input) && Aligned16(output) &&
+      packs <= 1024 * kHeldPacks) {
+    // The fewest whole warps that give each thread at most kHeldPacks packs.
+    const int64_t threads = ((packs + kHeldPacks - 1) / kHeldPacks + 31) / 32 * 32;
+    ModulatedLayerNormKernel<D, kVec, kHeldPacks>
+        <<<static_cast<unsigned>(rows), static_cast<unsigned>(threads), 0, stream>>>(
+            shape.tokens, shape.hidden, in, args, out);
   } else {
-    ModulatedLayerNormKernel<D, 1><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
+    ModulatedLayerNormKernel<D, 1, 0><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
         shape.tokens, shape.hidden, in, args, out);
   }
   return LaunchStatus("modulated layer norm");

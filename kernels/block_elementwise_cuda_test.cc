@@ -24,7 +24,7 @@ using testing::Upload;
 struct Size {
   int64_t batch, tokens, hidden;
 };
-const Size kSizes[] = {{2, 14040 / 8, 1536}, {1, 333, 1536}, {2, 17, 70}, {1, 5, 3}};
+const Size kSizes[] = {{2, 14040 / 8, 1536}, {1, 333, 1536}, {1, 9, 5120}, {2, 17, 70}, {1, 5, 3}};
 
 template <typename T>
 void CheckLayerNorm(const Size& size, bool affine, bool modulated, std::mt19937_64& rng) {
