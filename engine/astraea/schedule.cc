@@ -88,8 +88,7 @@ absl::StatusOr<BudgetSchedule> BudgetSchedule::WithDenseEnds(int steps, double t
 
 absl::StatusOr<BudgetSchedule> BudgetSchedule::WithMeanBudget(int steps, double budget,
                                                               int dense_first, int dense_last) {
-  VG_ASSIGN_OR_RETURN(BudgetSchedule schedule,
-                      WithDenseEnds(steps, 1.0, dense_first, dense_last));
+  VG_ASSIGN_OR_RETURN(BudgetSchedule schedule, WithDenseEnds(steps, 1.0, dense_first, dense_last));
   if (!(budget > 0 && budget <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("budget ", budget, " is outside (0, 1]"));
   }
@@ -99,8 +98,8 @@ absl::StatusOr<BudgetSchedule> BudgetSchedule::WithMeanBudget(int steps, double 
                         static_cast<int64_t>(kDenseLevel) * (dense_first + dense_last);
   if (total < 0 || (middle == 0 && total != 0)) {
     return absl::InvalidArgumentError(absl::StrCat("budget ", budget, " is below what ",
-                                                   dense_first + dense_last,
-                                                   " dense steps of ", steps, " already take"));
+                                                   dense_first + dense_last, " dense steps of ",
+                                                   steps, " already take"));
   }
   if (middle == 0) return schedule;
   const int64_t base = std::min<int64_t>(total / middle, kDenseLevel);

@@ -1,22 +1,17 @@
 #include "engine/astraea/sparse_transformer.h"
 
 #include <cmath>
-#include <limits>
-#include <tuple>
 #include <utility>
 
 #include "ATen/ATen.h"
 #include "ATen/CPUGeneratorImpl.h"
 #include "absl/strings/str_cat.h"
-#include "engine/astraea/internal/residual_merge.h"
+#include "engine/astraea/internal/fused_ops.h"
 #include "engine/common/status_macros.h"
+#include "kernels/token_topk.h"
 
 namespace videogen::engine::astraea {
 namespace {
-
-// exp(n) saturates here (exp(64) ~ 6e27 stays finite in float32); a token skipped this long
-// outranks any significance anyway.
-constexpr int64_t kMaxPenaltySteps = 64;
 
 // a + b and a - b in float32 with one rounding to a's dtype (the hidden stream's arithmetic).
 at::Tensor Add(const at::Tensor& a, const at::Tensor& b) {
@@ -24,26 +19,6 @@ at::Tensor Add(const at::Tensor& a, const at::Tensor& b) {
 }
 at::Tensor Difference(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kFloat) - b.to(at::kFloat)).to(a.scalar_type());
-}
-
-// The k largest scores: their indices ascending [k] int64, and each token's position among
-// them or -1 [N] int32 (the residual merge's slots). Ties go to the lower index (a stable sort)
-// and NaN ranks lowest, whatever the device.
-std::pair<at::Tensor, at::Tensor> TopK(const at::Tensor& score, int64_t k) {
-  const int64_t n = score.size(0);
-  const at::Tensor clean = at::nan_to_num(score, -std::numeric_limits<float>::infinity());
-  const at::Tensor order = std::get<1>(at::sort(clean, /*stable=*/true, /*dim=*/0,
-                                                /*descending=*/true));
-  const at::Tensor chosen =
-      at::zeros({n}, score.options().dtype(at::kBool)).index_fill_(0, order.slice(0, 0, k), true);
-  const at::Tensor position = at::cumsum(chosen, 0, at::kInt) - 1;
-  const at::Tensor slot = at::where(chosen, position, -1);
-  // Unchosen tokens all write to the spare last element, which is dropped.
-  const at::Tensor selected =
-      at::empty({k + 1}, order.options())
-          .scatter_(0, at::where(chosen, position, k).to(at::kLong), at::arange(n, order.options()))
-          .slice(0, 0, k);
-  return {selected, slot};
 }
 
 }  // namespace
@@ -103,11 +78,24 @@ at::Tensor SparseTransformer::Sketch(const at::Tensor& hidden) const {
 
 SparseTransformer::Selection SparseTransformer::Select(const SparseState::Block& block,
                                                        const at::Tensor& sketch, int64_t k) const {
-  const double norm = static_cast<double>(options_.sketch_dim * transformer_.config().dim());
-  const at::Tensor delta = (sketch - block.sketch).pow(2).sum(1) / norm;
-  const at::Tensor penalty = block.skip.clamp_max(kMaxPenaltySteps).to(at::kFloat).exp();
-  auto [tokens, slot] = TopK(options_.w_alpha * block.lse * delta + options_.w_beta * penalty, k);
-  return {tokens, slot};
+  const int64_t n = sketch.size(0);
+  const kernels::TokenTopKParams params = kernels::TokenTopKParams::Make(
+      static_cast<float>(options_.w_alpha), static_cast<float>(options_.w_beta),
+      static_cast<float>(1.0 / (options_.sketch_dim * transformer_.config().dim())));
+  const Selection selection{at::empty({k}, block.skip.options().dtype(at::kLong)),
+                            at::empty({n}, block.skip.options())};
+  if (sketch.is_cuda()) {
+    TORCH_CHECK(internal::TryFusedTokenTopK(block.lse, sketch, block.sketch, block.skip, params,
+                                            selection.tokens, selection.slot),
+                "token selection: no CUDA kernel in this build or ineligible tensors");
+    return selection;
+  }
+  const absl::Status status = kernels::TokenTopKReference(
+      {n, options_.sketch_dim, k}, block.lse.data_ptr<float>(), sketch.data_ptr<float>(),
+      block.sketch.data_ptr<float>(), block.skip.data_ptr<int32_t>(), params,
+      selection.tokens.data_ptr<int64_t>(), selection.slot.data_ptr<int32_t>());
+  TORCH_CHECK(status.ok(), status.ToString());
+  return selection;
 }
 
 absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,

@@ -11,7 +11,8 @@
 // the mean squared change of its block input since then, estimated from a random projection
 // ("sketch") of the input to `sketch_dim` dimensions, so the state stays small; n the number of
 // consecutive steps it was not computed. Ties go to the lower token index, so the selection is
-// deterministic.
+// deterministic; scoring and selection are kernels/token_topk.h (one CUDA kernel pair on the GPU,
+// its reference on the CPU, with identical results).
 //
 // Caches (CacheKind): kResidual (default) keeps each token's block residual (output − input at
 // its last computation) and adds it to the current input; kOutput reuses the output itself (the
