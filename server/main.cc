@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/file.h"
 #include "engine/common/logging.h"
 #include "engine/common/status_macros.h"
 #include "engine/common/version.h"
@@ -46,12 +47,6 @@ namespace {
 using ::videogen::v1::ServerConfig;
 
 constexpr char kVideoGenerationService[] = "videogen.v1.VideoGeneration";
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& config) {
   if (!config.has_tls()) return grpc::InsecureServerCredentials();

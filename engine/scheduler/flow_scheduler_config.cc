@@ -1,10 +1,9 @@
 #include "engine/scheduler/flow_scheduler_config.h"
+#include "engine/common/file.h"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <initializer_list>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -321,11 +320,8 @@ absl::StatusOr<FlowSchedulerConfig> ParseFlowSchedulerConfig(absl::string_view t
 }
 
 absl::StatusOr<FlowSchedulerConfig> LoadFlowSchedulerConfig(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseFlowSchedulerConfig(text.str(), path);
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseFlowSchedulerConfig(text, path);
 }
 
 }  // namespace videogen::engine::scheduler

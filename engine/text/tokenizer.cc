@@ -1,10 +1,9 @@
 #include "engine/text/tokenizer.h"
+#include "engine/common/file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -22,14 +21,6 @@ namespace {
 using Json = nlohmann::json;
 using internal::PieceType;
 using internal::SentencePieceModel;
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
 
 // The special tokens a tokenizer_config.json asks for, with T5Tokenizer's defaults.
 struct SpecialTokens {
@@ -137,11 +128,10 @@ Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& dir) {
   const std::string model_path = dir + "/spiece.model";
-  const std::optional<std::string> bytes = ReadFile(model_path);
-  if (!bytes.has_value()) return absl::NotFoundError(absl::StrCat("cannot read ", model_path));
+  VG_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(model_path));
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
   std::string error;
-  tokenizer->model_ = SentencePieceModel::Load(*bytes, &error);
+  tokenizer->model_ = SentencePieceModel::Load(bytes, &error);
   if (tokenizer->model_ == nullptr) {
     return absl::DataLossError(absl::StrCat(model_path, ": ", error));
   }
@@ -163,7 +153,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& di
 
   SpecialTokens tokens;
   const std::string config_path = dir + "/tokenizer_config.json";
-  if (const std::optional<std::string> config = ReadFile(config_path); config.has_value()) {
+  // Optional: without it, T5Tokenizer's defaults.
+  if (const absl::StatusOr<std::string> config = ReadFile(config_path); config.ok()) {
     VG_ASSIGN_OR_RETURN(tokens, ParseTokenizerConfig(*config, config_path));
   }
   const int64_t spm_size = model.size();

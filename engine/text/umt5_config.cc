@@ -1,9 +1,8 @@
 #include "engine/text/umt5_config.h"
+#include "engine/common/file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <iterator>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -119,11 +118,8 @@ absl::StatusOr<Umt5Config> ParseUmt5Config(absl::string_view text, absl::string_
 }
 
 absl::StatusOr<Umt5Config> LoadUmt5Config(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseUmt5Config(text.str(), path);
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseUmt5Config(text, path);
 }
 
 }  // namespace videogen::engine::text

@@ -1,7 +1,6 @@
 #include "engine/wan/transformer_config.h"
+#include "engine/common/file.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -87,11 +86,8 @@ absl::StatusOr<TransformerConfig> ParseTransformerConfig(absl::string_view text,
 }
 
 absl::StatusOr<TransformerConfig> LoadTransformerConfig(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseTransformerConfig(text.str(), path);
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseTransformerConfig(text, path);
 }
 
 }  // namespace videogen::engine::wan

@@ -1,8 +1,7 @@
 #include "engine/wan/vae_config.h"
+#include "engine/common/file.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -111,11 +110,8 @@ absl::StatusOr<VaeConfig> ParseVaeConfig(absl::string_view text, absl::string_vi
 }
 
 absl::StatusOr<VaeConfig> LoadVaeConfig(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseVaeConfig(text.str(), path);
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseVaeConfig(text, path);
 }
 
 }  // namespace videogen::engine::wan

@@ -1,10 +1,10 @@
 #include "engine/weights/checkpoint.h"
+#include "engine/common/file.h"
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "ATen/ATen.h"
@@ -18,14 +18,6 @@ namespace videogen::engine {
 namespace {
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
-
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 c10::ScalarType ToScalarType(SafetensorsDType dtype) {
   switch (dtype) {
@@ -78,7 +70,7 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 // order of first use, plus its weight map.
 absl::StatusOr<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> ReadIndex(
     const std::string& index_path) {
-  VG_ASSIGN_OR_RETURN(const std::string text, ReadText(index_path));
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(index_path));
   absl::StatusOr<nlohmann::json> json = ParseStrictJson(text);
   if (!json.ok())
     return absl::DataLossError(absl::StrCat(index_path, ": ", json.status().message()));
