@@ -10,8 +10,6 @@
 // model 1 / (θ + (1 − θ) f_KV) with f_KV the FLOP share of the all-token work (K/V projections),
 // the peak device memory and the caches' size; and the attention kernel alone with θ·N queries
 // against all N keys, against θ × its dense time.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -31,6 +29,7 @@
 #include "engine/astraea/sparse_transformer.h"
 #include "engine/wan/transformer.h"
 #include "engine/weights/testing/random_weights.h"
+#include "tests/testing/gpu_benchmark.h"
 #include "torch/cuda.h"
 
 ABSL_FLAG(int, iterations, 7, "Timed CFG pairs per case.");
@@ -41,38 +40,9 @@ ABSL_FLAG(std::string, json, "", "If set, results are also written here as JSON.
 namespace videogen::engine::astraea {
 namespace {
 
-template <typename T>
-T OrDie(absl::StatusOr<T> value) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "sparse_benchmark: %s\n", value.status().ToString().c_str());
-    std::exit(1);
-  }
-  return *std::move(value);
-}
-
-double PeakGiB() {
-  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-             .peak /
-         (1024.0 * 1024 * 1024);
-}
-
-// Median wall time of `fn` in ms over `iterations` runs, each synchronised.
-template <typename Fn>
-double MedianMs(int iterations, Fn fn) {
-  std::vector<double> times;
-  for (int i = 0; i < iterations; ++i) {
-    torch::cuda::synchronize();
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    torch::cuda::synchronize();
-    times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using ::videogen::testing::MedianMs;
+using ::videogen::testing::OrDie;
+using ::videogen::testing::PeakAllocatedGiB;
 
 // FLOP share of the per-block work that runs on all tokens whatever θ: the K and V projections.
 double KvFraction(const wan::TransformerConfig& c, int64_t tokens, int64_t text_len) {
@@ -122,7 +92,7 @@ int Main() {
       model->Forward(latents, timestep, cond_text);
       model->Forward(latents, timestep, uncond_text);
     });
-    const double dense_peak = PeakGiB();
+    const double dense_peak = PeakAllocatedGiB();
 
     // Attention alone, as the sparse block calls it: [1, 12, q, 128] against [1, 12, N, 128].
     const at::Tensor k = at::randn({1, 12, tokens, 128}, options).to(at::kBFloat16);
@@ -150,7 +120,7 @@ int Main() {
         OrDie(sparse->Forward(latents, timestep, cond_text, cond));
         OrDie(sparse->Forward(latents, timestep, uncond_text, uncond));
       });
-      const double peak = PeakGiB();
+      const double peak = PeakAllocatedGiB();
       const double cache_gib = (cond.CacheBytes() + uncond.CacheBytes()) / (1024.0 * 1024 * 1024);
       const int64_t selected = schedule.TokensToCompute(1, tokens);
       const double attention_sparse_ms = attention_ms(selected);

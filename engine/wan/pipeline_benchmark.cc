@@ -11,7 +11,6 @@
 //
 // The tokenizer and scheduler config are the golden fixtures' (the Wan2.1 UniPC config); the
 // tiny tokenizer's ids are valid for the real vocabulary, and text cost does not depend on them.
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -34,6 +33,7 @@
 #include "engine/wan/pipeline.h"
 #include "engine/wan/transformer.h"
 #include "engine/weights/testing/random_weights.h"
+#include "tests/testing/gpu_benchmark.h"
 #include "tests/testing/runfiles.h"
 #include "torch/cuda.h"
 
@@ -48,6 +48,10 @@ ABSL_FLAG(std::string, json, "", "If set, results are also written here as JSON.
 
 namespace videogen::engine::wan {
 namespace {
+
+using ::videogen::testing::NowMs;
+using ::videogen::testing::OrDie;
+using ::videogen::testing::PeakAllocatedGiB;
 
 // text_encoder/config.json of Wan2.1-T2V-1.3B-Diffusers (umT5-XXL encoder).
 constexpr char kUmt5Xxl[] = R"({
@@ -65,29 +69,6 @@ constexpr char kWan21Vae[] = R"({
   "latents_std": [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
                   3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916],
   "num_res_blocks": 2, "temperal_downsample": [false, true, true], "z_dim": 16})";
-
-double NowMs() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Peak bytes allocated on GPU 0 since the last resetPeakStats, in GiB.
-double PeakGiB() {
-  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-             .peak /
-         (1024.0 * 1024 * 1024);
-}
-
-template <typename T>
-T OrDie(absl::StatusOr<T> value) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "pipeline_benchmark: %s\n", value.status().ToString().c_str());
-    std::exit(1);
-  }
-  return *std::move(value);
-}
 
 int Main() {
   if (!torch::cuda::is_available()) {
@@ -180,7 +161,7 @@ int Main() {
       const double denoise_ms = latents_ms - (step_ends.front() - start) + per_step;
       if (budget >= 1) dense_denoise_ms = denoise_ms;
       const double speedup = dense_denoise_ms > 0 ? dense_denoise_ms / denoise_ms : 0;
-      const double peak = PeakGiB();
+      const double peak = PeakAllocatedGiB();
       const int64_t tokens = ((request.frames - 1) / 4 + 1) * 30 * 52;
       std::printf("%-7lld %-7lld %-6d %-7.2f %10.1f %10.2f %12.1f %10.2f %10.2f %8.2fx %10.2f\n",
                   static_cast<long long>(request.frames), static_cast<long long>(tokens),
@@ -199,11 +180,11 @@ int Main() {
     for (const int64_t chunk : chunks) {
       torch::cuda::synchronize();
       c10::cuda::CUDACachingAllocator::resetPeakStats(0);
-      const double resident = PeakGiB();
+      const double resident = PeakAllocatedGiB();
       start = NowMs();
       OrDie(pipeline->DecodeFrames(latents, {chunk}));
       const double ms = NowMs() - start;
-      const double added = PeakGiB() - resident;
+      const double added = PeakAllocatedGiB() - resident;
       vae_table.push_back(absl::StrFormat("%-7lld %-7lld %10.2f %12.2f",
                                           static_cast<long long>(request.frames),
                                           static_cast<long long>(chunk), ms / 1e3, added));
