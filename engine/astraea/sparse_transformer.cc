@@ -11,18 +11,6 @@
 #include "kernels/token_topk.h"
 
 namespace videogen::engine::astraea {
-namespace {
-
-// a + b and a - b in float32 with one rounding to a's dtype (the hidden stream's arithmetic).
-at::Tensor Add(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kFloat) + b.to(at::kFloat)).to(a.scalar_type());
-}
-at::Tensor Difference(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kFloat) - b.to(at::kFloat)).to(a.scalar_type());
-}
-
-}  // namespace
-
 int64_t SparseState::CacheBytes() const {
   int64_t bytes = 0;
   for (const Block& block : blocks_) {
@@ -161,16 +149,30 @@ at::Tensor SparseTransformer::RunBlock(int index, const at::Tensor& hidden, int6
     const at::Tensor out = transformer_.SparseBlock(index, hidden, /*selected=*/{}, conditioning,
                                                     rope, want_lse ? &lse : nullptr);
     if (keep_state) {
-      block.cache = residual ? Difference(out, hidden)[0] : out[0];
-      block.lse = want_lse ? lse[0] : at::zeros({n}, hidden.options().dtype(at::kFloat));
-      block.sketch = Sketch(hidden);
-      block.skip = at::zeros({n}, hidden.options().dtype(at::kInt));
+      // The state is allocated at the block's first step and refreshed in place after that.
+      // (bf16 arithmetic in ATen rounds once from float32, as the merge kernel does.)
+      if (!block.skip.defined()) {
+        block.cache = at::empty_like(hidden[0]);
+        block.lse = at::zeros({n}, hidden.options().dtype(at::kFloat));
+        block.sketch = at::empty({n, options_.sketch_dim}, block.lse.options());
+        block.skip = at::empty({n}, hidden.options().dtype(at::kInt));
+      }
+      if (residual) {
+        at::sub_out(block.cache, out[0], hidden[0]);
+      } else {
+        block.cache.copy_(out[0]);
+      }
+      if (want_lse) block.lse.copy_(lse[0]);
+      block.sketch.copy_(Sketch(hidden));
+      block.skip.zero_();
     }
     return out;
   }
+  // With the output cache a block's result is its cache itself (no copy): the hidden stream is
+  // never modified in place, and the cache only changes at this block's next step.
   if (k == 0) {
     block.skip.add_(1);
-    return residual ? Add(hidden, block.cache.unsqueeze(0)) : block.cache.unsqueeze(0);
+    return residual ? hidden + block.cache.unsqueeze(0) : block.cache.unsqueeze(0);
   }
   const at::Tensor sketch = Sketch(hidden);
   if (options_.mode != SparseMode::kFixedToken || index == 0) selection = Select(block, sketch, k);
@@ -183,15 +185,13 @@ at::Tensor SparseTransformer::RunBlock(int index, const at::Tensor& hidden, int6
     out = at::empty_like(hidden);
     if (!internal::TryFusedResidualMerge(hidden[0], computed[0], selection.slot, block.cache,
                                          out[0])) {
-      out = Add(hidden, block.cache.unsqueeze(0));
+      out = hidden + block.cache.unsqueeze(0);
       out.index_copy_(1, selected, computed);
-      block.cache.index_copy_(0, selected,
-                              Difference(computed, hidden.index_select(1, selected))[0]);
+      block.cache.index_copy_(0, selected, (computed - hidden.index_select(1, selected))[0]);
     }
   } else {
-    out = block.cache.unsqueeze(0).clone();
-    out.index_copy_(1, selected, computed);
-    block.cache = out[0];
+    block.cache.index_copy_(0, selected, computed[0]);
+    out = block.cache.unsqueeze(0);
   }
   block.lse.index_copy_(0, selected, lse[0]);
   block.sketch.index_copy_(0, selected, sketch.index_select(0, selected));
