@@ -47,6 +47,8 @@ enum class CacheKind { kResidual, kOutput };
 struct SparseOptions {
   SparseMode mode = SparseMode::kAstraea;
   CacheKind cache = CacheKind::kResidual;
+  // Score weights. Provisional: on random-weight models the choice barely changes the error
+  // (sparse_transformer_test); they are to be set from trained weights.
   double w_alpha = 1.0;     // Weight of the significance S_LSE·Δ.
   double w_beta = 1.0;      // Weight of the staleness penalty exp(n).
   int64_t sketch_dim = 32;  // Dimensions of the input sketch Δ is estimated from.
