@@ -3,7 +3,7 @@
 // and 81 frames (N = 14040, 32760), the CFG pair (two branches, each with its own state).
 //
 //   sparse_benchmark [--iterations=N] [--thetas=0.4,0.5,0.7] [--latent_frames=9,21]
-//                    [--json=FILE]
+//                    [--json=FILE] [--cost_model_dir=DIR]
 //
 // Per case: median time of the CFG pair of forwards, dense and at each uniform θ (after a dense
 // step that fills the caches and one warm-up step), the speedup, the ideal speedup of the cost
@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "c10/core/InferenceMode.h"
 #include "c10/cuda/CUDACachingAllocator.h"
+#include "engine/astraea/cost_model.h"
 #include "engine/astraea/schedule.h"
 #include "engine/astraea/sparse_transformer.h"
 #include "engine/wan/transformer.h"
@@ -36,6 +37,9 @@ ABSL_FLAG(int, iterations, 7, "Timed CFG pairs per case.");
 ABSL_FLAG(std::string, thetas, "0.4,0.5,0.7", "Uniform budgets to time, comma-separated.");
 ABSL_FLAG(std::string, latent_frames, "9,21", "Latent frames (9 = 33 frames, 21 = 81).");
 ABSL_FLAG(std::string, json, "", "If set, results are also written here as JSON.");
+ABSL_FLAG(std::string, cost_model_dir, "",
+          "If set, also times every budget level and writes the step cost model "
+          "(StepCostModel JSON) to DIR/cost_model_<tokens>.json.");
 
 namespace videogen::engine::astraea {
 namespace {
@@ -104,8 +108,9 @@ int Main() {
     };
     const double attention_dense_ms = attention_ms(tokens);
 
-    for (const double theta : thetas) {
-      // Step 0 dense (fills the caches), step 1 warm-up, then the timed steps.
+    // Median time of a CFG pair of sparse forwards at uniform θ: step 0 dense (fills the
+    // caches), step 1 warm-up, then the timed steps. Also the caches' size.
+    auto sparse_pair_ms = [&](double theta, double* cache_gib) {
       std::vector<double> levels(iterations + 2, theta);
       levels[0] = 1.0;
       const BudgetSchedule schedule = OrDie(BudgetSchedule::FromThetas(levels));
@@ -120,9 +125,15 @@ int Main() {
         OrDie(sparse->Forward(latents, timestep, cond_text, cond));
         OrDie(sparse->Forward(latents, timestep, uncond_text, uncond));
       });
+      *cache_gib = (cond.CacheBytes() + uncond.CacheBytes()) / (1024.0 * 1024 * 1024);
+      return ms;
+    };
+
+    for (const double theta : thetas) {
+      double cache_gib = 0;
+      const double ms = sparse_pair_ms(theta, &cache_gib);
       const double peak = PeakAllocatedGiB();
-      const double cache_gib = (cond.CacheBytes() + uncond.CacheBytes()) / (1024.0 * 1024 * 1024);
-      const int64_t selected = schedule.TokensToCompute(1, tokens);
+      const int64_t selected = OrDie(BudgetSchedule::Uniform(1, theta)).TokensToCompute(0, tokens);
       const double attention_sparse_ms = attention_ms(selected);
       const double ideal = 1 / (theta + (1 - theta) * f_kv);
       table.push_back(
@@ -136,6 +147,23 @@ int Main() {
                                   ", \"sparse_peak_gib\": ", peak, ", \"cache_gib\": ", cache_gib,
                                   ", \"attention_sparse_ms\": ", attention_sparse_ms,
                                   ", \"attention_dense_ms\": ", attention_dense_ms, "}"));
+    }
+
+    // The step cost model from measured CFG-pair times at every budget level.
+    if (const std::string dir = absl::GetFlag(FLAGS_cost_model_dir); !dir.empty()) {
+      std::vector<double> seconds(kDenseLevel + 1);
+      for (int level = 0; level < kDenseLevel; ++level) {
+        double cache_gib = 0;
+        seconds[level] = sparse_pair_ms(static_cast<double>(level) / kDenseLevel, &cache_gib) / 1e3;
+      }
+      seconds[kDenseLevel] = dense_ms / 1e3;
+      const StepCostModel model = OrDie(StepCostModel::Create(seconds));
+      std::ofstream(absl::StrCat(dir, "/cost_model_", tokens, ".json")) << model.ToJson() << "\n";
+      for (const double budget : {0.4, 0.5, 0.7}) {
+        const BudgetSchedule schedule = OrDie(BudgetSchedule::WithMeanBudget(50, budget, 1, 1));
+        std::printf("cost model, %lld tokens: 50 steps at mean budget %.1f (dense ends) -> %.2fx\n",
+                    static_cast<long long>(tokens), budget, model.PredictedSpeedup(schedule));
+      }
     }
   }
   std::printf("%-6s %-5s %10s %10s %9s %9s %9s %9s %9s %9s %9s\n%s\n", "tokens", "theta",
