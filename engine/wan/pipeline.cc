@@ -157,7 +157,9 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
   std::optional<astraea::SparseState> prompt_state, negative_state;
   if (request.schedule.has_value()) {
     VG_ASSIGN_OR_RETURN(prompt_state, sparse_->NewState(*request.schedule));
-    VG_ASSIGN_OR_RETURN(negative_state, sparse_->NewState(*request.schedule));
+    if (guided) {
+      VG_ASSIGN_OR_RETURN(negative_state, sparse_->NewState(*request.schedule));
+    }
   }
   auto predict = [&](const at::Tensor& input, const at::Tensor& t,
                      const Transformer::TextContext& text,
@@ -167,7 +169,7 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
   };
   auto tokens_so_far = [&] {
     return (prompt_state ? prompt_state->tokens_computed() : 0) +
-           (guided && negative_state ? negative_state->tokens_computed() : 0);
+           (negative_state ? negative_state->tokens_computed() : 0);
   };
   const int64_t dense_step_tokens =
       transformer.GridOf(latents).tokens() * transformer.config().num_layers * (guided ? 2 : 1);
