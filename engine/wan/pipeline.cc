@@ -131,8 +131,10 @@ at::Tensor Pipeline::InitialLatents(const GenerateRequest& r) const {
 
 absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& request,
                                                      const StepCallback& on_step,
-                                                     const CancelCheck& cancelled) const {
+                                                     const CancelCheck& cancelled,
+                                                     const StageCallback& on_stage) const {
   VG_RETURN_IF_ERROR(Validate(request));
+  if (on_stage) on_stage(Stage::kTextEncoding);
   const Transformer& transformer = *components_.transformer;
   const bool guided = request.guidance_scale > 1.0;  // As diffusers' do_classifier_free_guidance.
   VG_ASSIGN_OR_RETURN(const at::Tensor prompt_embeds,
@@ -174,6 +176,7 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
   const int64_t dense_step_tokens =
       transformer.GridOf(latents).tokens() * transformer.config().num_layers * (guided ? 2 : 1);
   const at::Tensor timesteps = scheduler->timesteps().to(transformer.device());
+  if (on_stage) on_stage(Stage::kDenoising);
   for (int i = 0; i < request.steps; ++i) {
     if (cancelled && cancelled()) {
       return absl::CancelledError(
@@ -234,9 +237,12 @@ absl::StatusOr<at::Tensor> Pipeline::DecodeFrames(const at::Tensor& latents,
 
 absl::StatusOr<at::Tensor> Pipeline::Generate(const GenerateRequest& request,
                                               const StepCallback& on_step,
-                                              const CancelCheck& cancelled) const {
-  VG_ASSIGN_OR_RETURN(const at::Tensor latents, GenerateLatents(request, on_step, cancelled));
+                                              const CancelCheck& cancelled,
+                                              const StageCallback& on_stage) const {
+  VG_ASSIGN_OR_RETURN(const at::Tensor latents,
+                      GenerateLatents(request, on_step, cancelled, on_stage));
   if (cancelled && cancelled()) return absl::CancelledError("cancelled before the VAE decode");
+  if (on_stage) on_stage(Stage::kVaeDecoding);
   return DecodeFrames(latents);
 }
 

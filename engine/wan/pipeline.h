@@ -46,6 +46,9 @@ struct GenerateRequest {
   std::optional<astraea::BudgetSchedule> schedule;
 };
 
+// The stages of a generation, in order (JobStage in the API).
+enum class Stage { kTextEncoding, kDenoising, kVaeDecoding };
+
 struct StepEvent {
   int step = 0;  // 1-based: the number of steps completed.
   int total_steps = 0;
@@ -60,6 +63,8 @@ class Pipeline {
   using StepCallback = std::function<void(const StepEvent&)>;
   // Polled before every step; true stops the run with CANCELLED.
   using CancelCheck = std::function<bool()>;
+  // Called as each stage starts, on the calling thread.
+  using StageCallback = std::function<void(Stage)>;
 
   struct Components {
     std::unique_ptr<text::Tokenizer> tokenizer;
@@ -100,9 +105,11 @@ class Pipeline {
   // Runs the request up to the final latents (float32, shape as InitialLatents()). Errors:
   // Validate()'s; CANCELLED if `cancelled` returns true before a step; RESOURCE_EXHAUSTED /
   // INTERNAL for LibTorch failures (out of memory / other), with the step.
+  // `on_stage` (optional) hears kTextEncoding and kDenoising.
   absl::StatusOr<at::Tensor> GenerateLatents(const GenerateRequest& request,
                                              const StepCallback& on_step,
-                                             const CancelCheck& cancelled) const;
+                                             const CancelCheck& cancelled,
+                                             const StageCallback& on_stage = nullptr) const;
 
   // Decodes final latents of one video to its frames, uint8 RGB [frames, height, width, 3] on
   // the CPU. INVALID_ARGUMENT for latents the VAE cannot decode; RESOURCE_EXHAUSTED / INTERNAL
@@ -110,9 +117,11 @@ class Pipeline {
   absl::StatusOr<at::Tensor> DecodeFrames(const at::Tensor& latents,
                                           const VaeDecodeOptions& options = {}) const;
 
-  // GenerateLatents() then DecodeFrames(); `cancelled` is also polled before the decode.
+  // GenerateLatents() then DecodeFrames(); `cancelled` is also polled before the decode, and
+  // `on_stage` also hears kVaeDecoding.
   absl::StatusOr<at::Tensor> Generate(const GenerateRequest& request, const StepCallback& on_step,
-                                      const CancelCheck& cancelled) const;
+                                      const CancelCheck& cancelled,
+                                      const StageCallback& on_stage = nullptr) const;
 
  private:
   Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse);

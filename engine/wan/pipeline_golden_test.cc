@@ -102,11 +102,14 @@ TEST_F(PipelineGoldenTest, BudgetScheduleComputesFewerTokensAndDenseScheduleIsDe
 }
 
 TEST_F(PipelineGoldenTest, GeneratedFramesMatchDiffusers) {
-  std::atomic<int> steps{0};
-  ASSERT_OK_AND_ASSIGN(const at::Tensor frames,
-                       pipeline_->Generate(
-                           request_, [&](const StepEvent&) { ++steps; }, nullptr));
-  EXPECT_EQ(steps.load(), 4);
+  // Stages and steps in the order they happen: T = text, D = denoising, V = VAE, digits = steps.
+  std::string events;
+  ASSERT_OK_AND_ASSIGN(
+      const at::Tensor frames,
+      pipeline_->Generate(
+          request_, [&](const StepEvent& e) { events += std::to_string(e.step); }, nullptr,
+          [&](Stage stage) { events += "TDV"[static_cast<int>(stage)]; }));
+  EXPECT_EQ(events, "TD1234V");
   ASSERT_THAT(frames.sizes(), ElementsAre(9, 32, 32, 3));
   ASSERT_EQ(frames.scalar_type(), at::kByte);
   // The latents agree to float32 rounding (above), so a pixel can differ by one level only where
