@@ -161,6 +161,18 @@ TEST_P(SparseTransformerTest, ErrorShrinksAsTheBudgetGrows) {
   }
 }
 
+TEST_P(SparseTransformerTest, TimestepLevelModeComputesWholeStepsOrNone) {
+  SparseOptions options;
+  options.mode = SparseMode::kTimestepLevel;
+  ASSERT_OK_AND_ASSIGN(const BudgetSchedule schedule, BudgetSchedule::Parse("1,0,1,0,0,1,0,1,0,1"));
+  int64_t tokens = 0;
+  const double error = RelativeError(Trajectory(*Sparse(options), schedule, &tokens),
+                                     DenseTrajectory(), "timestep_level");
+  EXPECT_EQ(tokens, int64_t{192} * 2 * 5);  // Five dense steps of 2 blocks; skipped steps none.
+  EXPECT_GT(error, 0.0);
+  EXPECT_LT(error, 0.5);
+}
+
 TEST_P(SparseTransformerTest, OutputCacheVariantRuns) {
   SparseOptions options;
   options.cache = CacheKind::kOutput;
