@@ -21,7 +21,7 @@ readonly APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev libsentencepiece-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libssl-dev
 )
 
 HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"

@@ -35,6 +35,7 @@ _LIBRARIES = {
     # Debian ships the reflection library without a pkg-config file of its own.
     "grpc++_reflection": (["grpc++"], ["-lgrpc++_reflection"], "libgrpc++-dev"),
     "gtest": (["gtest"], [], "libgtest-dev"),
+    "libcrypto": (["libcrypto"], [], "libssl-dev"),
     "nlohmann_json": (["nlohmann_json"], [], "nlohmann-json3-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
     "sentencepiece": (["sentencepiece"], [], "libsentencepiece-dev"),
