@@ -216,7 +216,7 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
     VG_ASSIGN_OR_RETURN(latents, *std::move(next));
     const int64_t step_tokens =
         request.schedule.has_value() ? tokens_so_far() - tokens_before : dense_step_tokens;
-    if (on_step) on_step({i + 1, request.steps, step_tokens});
+    if (on_step) on_step({i + 1, request.steps, step_tokens, dense_step_tokens});
   }
   return latents;
 }

@@ -52,9 +52,10 @@ enum class Stage { kTextEncoding, kDenoising, kVaeDecoding };
 struct StepEvent {
   int step = 0;  // 1-based: the number of steps completed.
   int total_steps = 0;
-  // Tokens the transformer blocks computed in this step, summed over blocks and CFG branches
-  // (dense: tokens x blocks x branches).
+  // Tokens the transformer blocks computed in this step, summed over blocks and CFG branches,
+  // and the same for the dense model (tokens x blocks x branches).
   int64_t tokens_computed = 0;
+  int64_t dense_tokens = 0;
 };
 
 class Pipeline {

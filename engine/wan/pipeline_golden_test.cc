@@ -76,8 +76,11 @@ TEST_F(PipelineGoldenTest, GuidedDenoisingLoopMatchesDiffusers) {
 }
 
 TEST_F(PipelineGoldenTest, BudgetScheduleComputesFewerTokensAndDenseScheduleIsDense) {
-  std::vector<int64_t> tokens;
-  auto record = [&](const StepEvent& e) { tokens.push_back(e.tokens_computed); };
+  std::vector<int64_t> tokens, dense_tokens;
+  auto record = [&](const StepEvent& e) {
+    tokens.push_back(e.tokens_computed);
+    dense_tokens.push_back(e.dense_tokens);
+  };
   ASSERT_OK_AND_ASSIGN(const at::Tensor dense, pipeline_->GenerateLatents(request_, record, {}));
   // 3 x 2 x 2 tokens, 2 blocks, 2 CFG branches.
   EXPECT_THAT(tokens, ElementsAre(48, 48, 48, 48));
@@ -92,6 +95,7 @@ TEST_F(PipelineGoldenTest, BudgetScheduleComputesFewerTokensAndDenseScheduleIsDe
   ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Parse("1,0.5,0.5,1"));
   ASSERT_OK_AND_ASSIGN(const at::Tensor sparse, pipeline_->GenerateLatents(request_, record, {}));
   EXPECT_THAT(tokens, ElementsAre(48, 24, 24, 48));
+  EXPECT_THAT(dense_tokens, ::testing::Each(48));
   const double error = RelativeError(sparse, dense, "half_budget_rel_err");
   EXPECT_GT(error, 0.0);
   EXPECT_LT(error, 0.5);
