@@ -20,7 +20,7 @@ readonly APT_PACKAGES=(
   bazel-bootstrap g++ pkg-config python3 python3-venv
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev libsentencepiece-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev
   nlohmann-json3-dev libssl-dev
 )
 

@@ -212,7 +212,6 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& di
 
 absl::StatusOr<std::vector<int64_t>> Tokenizer::Tokenize(absl::string_view cleaned) const {
   std::vector<int64_t> ids;
-  std::vector<int> pieces;
   auto encode_text = [&](absl::string_view text) -> absl::Status {
     for (const std::string& spelling : unsupported_) {
       if (absl::StrContains(text, spelling)) {
@@ -221,19 +220,10 @@ absl::StatusOr<std::vector<int64_t>> Tokenizer::Tokenize(absl::string_view clean
             "\", which transformers would match as a vocabulary piece; not supported"));
       }
     }
-    std::string error;
-    if (!model_->Encode(std::string_view(text.data(), text.size()), &pieces, &error)) {
-      return absl::InternalError(absl::StrCat("SentencePiece: ", error));
-    }
-    // transformers has no byte fallback and fuses adjacent unknown characters into one token:
-    // SentencePiece gives one unknown piece per run (no byte fallback) or the run's bytes.
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      const PieceType type = model_->type(pieces[i]);
-      if (type == PieceType::kByte) {
-        while (i + 1 < pieces.size() && model_->type(pieces[i + 1]) == PieceType::kByte) ++i;
-      }
-      ids.push_back(type == PieceType::kUnknown || type == PieceType::kByte ? kUnknownId
-                                                                            : pieces[i]);
+    // transformers has no byte fallback and fuses adjacent unknown characters into one token,
+    // as SentencePieceModel reports them.
+    for (const int piece : model_->Encode(std::string_view(text.data(), text.size()))) {
+      ids.push_back(model_->type(piece) == PieceType::kUnknown ? kUnknownId : piece);
     }
     return absl::OkStatus();
   };

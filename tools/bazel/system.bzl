@@ -38,7 +38,6 @@ _LIBRARIES = {
     "libcrypto": (["libcrypto"], [], "libssl-dev"),
     "nlohmann_json": (["nlohmann_json"], [], "nlohmann-json3-dev"),
     "protobuf": (["protobuf"], [], "libprotobuf-dev"),
-    "sentencepiece": (["sentencepiece"], [], "libsentencepiece-dev"),
     "spdlog": (["spdlog"], [], "libspdlog-dev"),
     "sqlite3": (["sqlite3"], [], "libsqlite3-dev"),
 }
