@@ -244,6 +244,16 @@ absl::Status JobStore::Update(const VideoJob& job) {
   return Write(job, /*insert=*/false);
 }
 
+absl::Status JobStore::Delete(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  Statement statement(db_, "DELETE FROM jobs WHERE id = ?1");
+  if (absl::Status s = statement.Prepared(); !s.ok()) return s;
+  statement.Bind(1, id);
+  if (absl::Status s = statement.Run(); !s.ok()) return s;
+  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  return absl::OkStatus();
+}
+
 absl::Status JobStore::MarkStarted(const std::string& id) {
   absl::MutexLock lock(&mu_);
   Statement statement(db_, "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1");

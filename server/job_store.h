@@ -57,6 +57,8 @@ class JobStore {
   // FAILED with an explanation once it has been started `max_attempts` times. Returns the QUEUED
   // jobs in run order (higher priority first, then creation order) for the queue.
   absl::StatusOr<std::vector<videogen::v1::VideoJob>> Recover(int max_attempts);
+  // Deletes the record of `id` (a job admission that could not be completed). NOT_FOUND if absent.
+  absl::Status Delete(const std::string& id);
   // Records that `id` is starting (counts toward Recover's max_attempts). NOT_FOUND if absent.
   absl::Status MarkStarted(const std::string& id);
   // Deletes finished jobs whose result expired before `now`; returns their ids so the caller can

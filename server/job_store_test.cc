@@ -64,6 +64,9 @@ TEST_F(JobStoreTest, CreateGetUpdateRoundTrip) {
   EXPECT_THAT(store_->Get("b"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->Update(Job("b", 1)), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->Create(Job("", 1)), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(store_->Delete("a"));
+  EXPECT_THAT(store_->Get("a"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->Delete("a"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(JobStoreTest, IdempotencyKeyReturnsTheFirstJobOrConflicts) {

@@ -1,34 +1,51 @@
 // videogen_server: the gRPC video-generation server.
 //
 //   videogen_server --config=/etc/videogen/server.textproto [--listen_address=HOST:PORT]
-//                   [--log_level=LEVEL] [--port_file=PATH]
+//                   [--data_dir=DIR] [--metrics_port=N] [--log_level=LEVEL] [--port_file=PATH]
 //
-// Serves videogen.v1.VideoGeneration, gRPC health checking and server reflection. On SIGTERM or
-// SIGINT it reports NOT_SERVING, stops accepting calls, lets calls in flight finish within the
-// configured grace period and exits 0.
+// Serves videogen.v1.VideoGeneration, gRPC health checking, server reflection and Prometheus
+// metrics. Start-up: the gRPC port serves at once (health: the server SERVING, the video service
+// NOT_SERVING); the configured models load on the first CUDA device (bfloat16) or the CPU
+// (float32), each runs a warm-up generation, then the video service turns SERVING.
+// On SIGTERM or SIGINT: NOT_SERVING, no new jobs, the running job gets the configured grace period
+// to finish (else it is re-queued for the next start), open calls are cancelled, exit 0.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "engine/common/file.h"
 #include "engine/common/logging.h"
 #include "engine/common/status_macros.h"
+#include "engine/common/runtime_info.h"
 #include "engine/common/version.h"
+#include "engine/wan/pipeline.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/config.h"
+#include "server/job_manager.h"
+#include "server/job_metrics.h"
+#include "server/job_runner.h"
+#include "server/metrics.h"
+#include "server/metrics_http.h"
+#include "server/result_store.h"
 #include "server/video_generation_service.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -38,6 +55,8 @@ ABSL_FLAG(std::string, listen_address, "",
           "port 0 picks a free port).");
 ABSL_FLAG(std::string, log_level, "",
           "Overrides the config's log_level: trace, debug, info, warn or error.");
+ABSL_FLAG(std::string, data_dir, "", "Overrides the config's data_dir.");
+ABSL_FLAG(int, metrics_port, -1, "Overrides the config's metrics_port (0 disables metrics).");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the port the server listens on is written to this file once it serves.");
 
@@ -67,6 +86,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   if (const std::string address = absl::GetFlag(FLAGS_listen_address); !address.empty()) {
     config.set_listen_address(address);
   }
+  if (const std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
+    config.set_data_dir(dir);
+  }
+  if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) config.set_metrics_port(port);
   VG_RETURN_IF_ERROR(ValidateServerConfig(config));
   return config;
 }
@@ -101,6 +124,47 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> AdminToken(const ServerConfig& config) {
+  if (config.admin_token_file().empty()) return std::string();
+  VG_ASSIGN_OR_RETURN(const std::string text, ReadFile(config.admin_token_file()));
+  const std::string token(absl::StripAsciiWhitespace(text));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin_token_file ", config.admin_token_file(), " is empty"));
+  }
+  return token;
+}
+
+// The configured models, loaded and warmed up, with a runner each.
+struct LoadedModels {
+  std::vector<std::unique_ptr<engine::wan::Pipeline>> pipelines;
+  std::vector<std::unique_ptr<JobRunner>> runners;
+};
+
+absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const ResultStore* results) {
+  VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
+  const at::Device device = runtime.cuda_available ? at::Device(at::kCUDA, 0) : at::kCPU;
+  const c10::ScalarType dtype = runtime.cuda_available ? at::kBFloat16 : at::kFloat;
+  auto log = GetLogger(kServerLogger);
+  LoadedModels models;
+  for (const auto& model : config.models()) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline =
+        engine::wan::Pipeline::Load(model.path(), dtype, device);
+    if (!pipeline.ok()) {
+      return absl::Status(pipeline.status().code(),
+                          absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
+    }
+    auto runner = std::make_unique<JobRunner>(model.name(), pipeline->get(), results);
+    VG_RETURN_IF_ERROR(runner->WarmUp());
+    log->info("model {} loaded from {} on {} and warmed up in {:.1f}s", model.name(), model.path(),
+              device.str(), absl::ToDoubleSeconds(absl::Now() - start));
+    models.pipelines.push_back(*std::move(pipeline));
+    models.runners.push_back(std::move(runner));
+  }
+  return models;
+}
+
 absl::Status Run() {
   // Block the shutdown signals in every thread (gRPC's included, which inherit the mask) so that
   // only the sigwait below receives them.
@@ -116,40 +180,82 @@ absl::Status Run() {
   VG_RETURN_IF_ERROR(InitLogging(logging));
   auto log = GetLogger(kServerLogger);
 
-  VG_ASSIGN_OR_RETURN(auto service, VideoGenerationService::Create(config));
+  VG_ASSIGN_OR_RETURN(const std::string admin_token, AdminToken(config));
+  VG_ASSIGN_OR_RETURN(auto service, VideoGenerationService::Create(config, admin_token));
   VG_ASSIGN_OR_RETURN(auto credentials, Credentials(config));
+  const std::string& address = config.listen_address();
+  const std::string host = address.substr(0, address.rfind(':'));
+
+  MetricsRegistry registry;
+  VG_ASSIGN_OR_RETURN(auto job_metrics, JobMetrics::Create(&registry));
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (config.metrics_port() != 0) {
+    VG_ASSIGN_OR_RETURN(metrics_server,
+                        MetricsHttpServer::Start(host, config.metrics_port(), &registry));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address(), credentials, &port);
+  builder.AddListeningPort(address, credentials, &port);
   builder.SetMaxReceiveMessageSize(config.limits().max_request_bytes());
   builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
   }
-  // Live now; the video service is ready only once a model is loaded, which this version never
-  // does, so load balancers keep video traffic away while health and info calls work.
+  // Live now; the video service is ready once its models are loaded and warm.
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
   health->SetServingStatus(kVideoGenerationService, false);
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     VG_RETURN_IF_ERROR(WritePortFile(path, port));
   }
-  const std::string& address = config.listen_address();
-  log->info("videogen_server {} listening on {}:{} ({})", kVersion,
-            address.substr(0, address.rfind(':')), port, config.has_tls() ? "TLS" : "plaintext");
+  log->info("videogen_server {} listening on {}:{} ({}), metrics {}", kVersion, host, port,
+            config.has_tls() ? "TLS" : "plaintext",
+            metrics_server ? absl::StrCat("on port ", metrics_server->port()) : "off");
+
+  // Models load on their own thread, so that health and GetServerInfo answer meanwhile; a
+  // shutdown signal that arrives during the load takes effect once it ends.
+  std::unique_ptr<LoadedModels> models;
+  absl::StatusOr<std::unique_ptr<JobManager>> manager;
+  std::thread loader([&] {
+    manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
+      std::error_code error;
+      std::filesystem::create_directories(config.data_dir(), error);
+      if (error) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", error.message()));
+      }
+      VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
+      VG_ASSIGN_OR_RETURN(LoadedModels loaded, LoadModels(config, results.get()));
+      models = std::make_unique<LoadedModels>(std::move(loaded));
+      return JobManager::Create(config, std::move(models->runners), std::move(results),
+                                job_metrics.get());
+    }();
+    if (manager.ok()) {
+      service->Attach(manager->get());
+      health->SetServingStatus(kVideoGenerationService, true);
+      log->info("ready: serving {} model(s)", config.models_size());
+    } else {
+      log->error("cannot start serving jobs: {}", manager.status().ToString());
+      kill(getpid(), SIGTERM);
+    }
+  });
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   log->info("received {}, shutting down (grace {}s)", strsignal(signal_number),
             config.shutdown_grace_period().seconds());
   health->Shutdown();  // Every service reports NOT_SERVING from here on.
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(config.shutdown_grace_period().seconds()));
+  loader.join();
+  const absl::Duration grace = absl::Seconds(config.shutdown_grace_period().seconds());
+  if (manager.ok()) (*manager)->Drain(grace);
+  // Calls still open (watchers of queued jobs) are cancelled.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
+  if (!manager.ok()) return manager.status();
   log->info("stopped");
   return absl::OkStatus();
 }

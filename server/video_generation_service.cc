@@ -1,19 +1,220 @@
 #include "server/video_generation_service.h"
 
+#include <chrono>
+#include <deque>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/runtime_info.h"
 #include "engine/common/status_macros.h"
 #include "engine/common/version.h"
+#include "server/grpc_status.h"
 
 namespace videogen::server {
+namespace {
 
-using ::videogen::v1::GetServerInfoRequest;
-using ::videogen::v1::GetServerInfoResponse;
+using ::videogen::v1::JobEvent;
+using ::videogen::v1::VideoChunk;
+using ::videogen::v1::VideoJob;
+
+constexpr std::chrono::milliseconds kDeadlineTolerance(200);
+
+bool Terminal(const VideoJob& job) {
+  return job.state() == videogen::v1::JOB_STATE_SUCCEEDED ||
+         job.state() == videogen::v1::JOB_STATE_FAILED ||
+         job.state() == videogen::v1::JOB_STATE_CANCELLED;
+}
+
+absl::Status RequireJobId(const std::string& id) {
+  if (id.empty()) return absl::InvalidArgumentError("job_id is required");
+  return absl::OkStatus();
+}
+
+// A stream that ends at once with an error.
+template <typename T>
+class FailedStream final : public grpc::ServerWriteReactor<T> {
+ public:
+  explicit FailedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+// The events of one job: `accepted` with the record Watch() returned, then the manager's events
+// in order, coalescing consecutive `progress` events a slow reader has not taken yet, until
+// `result`. Generate's streams cancel their job when the client goes away.
+class JobEventStream final : public grpc::ServerWriteReactor<JobEvent> {
+ public:
+  JobEventStream(JobManager* manager, grpc::CallbackServerContext* context, bool cancels_job)
+      : manager_(manager), context_(context), cancels_job_(cancels_job) {}
+
+  // Subscribes to job `id` and sends `accepted`, or ends the stream with Watch()'s error.
+  void Start(const std::string& id, bool deduplicated) {
+    id_ = id;
+    sink_ = std::make_shared<Sink>(this);
+    absl::StatusOr<VideoJob> job = manager_->Watch(id, sink_);
+    absl::MutexLock lock(&mu_);
+    if (!job.ok()) {
+      finished_ = true;
+      Finish(ToGrpcStatus(job.status()));
+      return;
+    }
+    JobEvent accepted;
+    accepted.set_job_id(id);
+    *accepted.mutable_event_time() = job->create_time();
+    *accepted.mutable_accepted()->mutable_job() = *job;
+    accepted.mutable_accepted()->set_deduplicated(deduplicated);
+    if (Terminal(*job)) {
+      // Finished before the watch: nothing else will come.
+      JobEvent result;
+      result.set_job_id(id);
+      *result.mutable_event_time() = job->finish_time();
+      *result.mutable_result() = *job;
+      pending_.push_back(std::move(result));
+    }
+    pending_.push_front(std::move(accepted));
+    started_ = true;
+    WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {  // The client is gone; OnCancel() handles the job.
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
+      return;
+    }
+    if (current_.has_result()) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    if (cancels_job_ && !id_.empty()) {
+      // A client whose deadline passed resets the stream itself, which can arrive a little
+      // before the server's copy of the deadline (measured from when the call arrived) expires.
+      const bool deadline = context_->deadline() <=
+                            std::chrono::system_clock::now() + kDeadlineTolerance;
+      manager_
+          ->Cancel(id_, deadline ? JobManager::CancelCause::kDeadline
+                                 : JobManager::CancelCause::kClientGone)
+          .IgnoreError();
+    }
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+
+  void OnDone() override {
+    if (sink_ != nullptr) manager_->Unwatch(id_, sink_.get());
+    delete this;
+  }
+
+ private:
+  class Sink final : public JobEventSink {
+   public:
+    explicit Sink(JobEventStream* stream) : stream_(stream) {}
+    void OnEvent(const JobEvent& event) override { stream_->Enqueue(event); }
+
+   private:
+    JobEventStream* const stream_;
+  };
+
+  void Enqueue(const JobEvent& event) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (event.has_progress() && !pending_.empty() && pending_.back().has_progress()) {
+      pending_.back() = event;  // The reader has not taken the older progress: drop it.
+    } else {
+      pending_.push_back(event);
+    }
+    if (started_) WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || pending_.empty()) return;
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  JobManager* const manager_;
+  grpc::CallbackServerContext* const context_;
+  const bool cancels_job_;
+  std::string id_;
+  std::shared_ptr<Sink> sink_;
+  absl::Mutex mu_;
+  std::deque<JobEvent> pending_ ABSL_GUARDED_BY(mu_);
+  JobEvent current_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A succeeded job's result in chunks, from the requested offset.
+class VideoChunkStream final : public grpc::ServerWriteReactor<VideoChunk> {
+ public:
+  VideoChunkStream(JobManager* manager, std::string id, int64_t offset, int chunk_bytes)
+      : manager_(manager), id_(std::move(id)), offset_(offset), chunk_bytes_(chunk_bytes) {
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
+    } else if (chunk_.last()) {
+      Finish(grpc::Status::OK);
+    } else {
+      WriteNext();
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    absl::StatusOr<JobManager::ResultChunk> read =
+        manager_->ReadResult(id_, offset_, chunk_bytes_);
+    if (!read.ok()) {
+      Finish(ToGrpcStatus(read.status()));
+      return;
+    }
+    chunk_.set_offset(offset_);
+    offset_ += static_cast<int64_t>(read->data.size());
+    chunk_.set_data(std::move(read->data));
+    chunk_.set_total_size(read->output.size_bytes());
+    chunk_.set_content_type(read->output.content_type());
+    chunk_.set_last(offset_ >= read->output.size_bytes());
+    StartWrite(&chunk_);
+  }
+
+  JobManager* const manager_;
+  const std::string id_;
+  int64_t offset_;
+  const int chunk_bytes_;
+  VideoChunk chunk_;
+};
+
+// Finishes a unary call with `status` (OK: the response was filled in).
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<VideoGenerationService>> VideoGenerationService::Create(
-    const videogen::v1::ServerConfig& config) {
+    const videogen::v1::ServerConfig& config, std::string admin_token) {
   VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
-  GetServerInfoResponse info;
+  videogen::v1::GetServerInfoResponse info;
   info.set_server_version(kVersion);
   info.set_engine_version(kVersion);
   info.set_torch_version(runtime.torch_version);
@@ -23,22 +224,158 @@ absl::StatusOr<std::unique_ptr<VideoGenerationService>> VideoGenerationService::
   for (const auto& model : config.models()) {
     auto* entry = info.add_models();
     entry->set_name(model.name());
-    entry->set_ready(false);  // No model is loaded by this version of the server.
+    entry->set_ready(false);
   }
   info.set_default_model(config.default_model());
-  return std::unique_ptr<VideoGenerationService>(new VideoGenerationService(std::move(info)));
+  return std::unique_ptr<VideoGenerationService>(new VideoGenerationService(
+      std::move(info), std::move(admin_token), config.fetch_chunk_bytes()));
 }
 
-VideoGenerationService::VideoGenerationService(GetServerInfoResponse info)
-    : info_(std::move(info)) {}
+VideoGenerationService::VideoGenerationService(videogen::v1::GetServerInfoResponse info,
+                                               std::string admin_token, int fetch_chunk_bytes)
+    : admin_token_(std::move(admin_token)),
+      fetch_chunk_bytes_(fetch_chunk_bytes),
+      info_(std::move(info)) {}
+
+void VideoGenerationService::Attach(JobManager* manager) {
+  absl::MutexLock lock(&mu_);
+  manager_ = manager;
+  for (auto& model : *info_.mutable_models()) model.set_ready(true);
+}
+
+absl::StatusOr<JobManager*> VideoGenerationService::Manager() const {
+  absl::MutexLock lock(&mu_);
+  if (manager_ == nullptr) {
+    return absl::UnavailableError("the server is starting: its models are still loading");
+  }
+  return manager_;
+}
+
+absl::Status VideoGenerationService::Authorize(const grpc::CallbackServerContext& context) const {
+  if (admin_token_.empty()) {
+    return absl::PermissionDeniedError(
+        "admin RPCs are disabled on this server (no admin_token_file configured)");
+  }
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "this admin RPC needs the metadata \"authorization: Bearer <token>\"");
+  }
+  const std::string value(it->second.data(), it->second.size());
+  const std::string expected = "Bearer " + admin_token_;
+  // Compare in time independent of where the strings differ.
+  unsigned char difference = value.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < value.size() && i < expected.size(); ++i) {
+    difference |= static_cast<unsigned char>(value[i] ^ expected[i]);
+  }
+  if (difference != 0) return absl::PermissionDeniedError("wrong admin token");
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::Generate(
+    grpc::CallbackServerContext* context, const videogen::v1::GenerateRequest* request) {
+  absl::StatusOr<JobManager*> manager = Manager();
+  if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
+  absl::StatusOr<JobManager::Submitted> submitted = (*manager)->Submit(request->spec());
+  if (!submitted.ok()) return new FailedStream<JobEvent>(submitted.status());
+  // A deduplicated call attached to someone's existing job: leaving must not cancel it.
+  auto* stream = new JobEventStream(*manager, context, !submitted->deduplicated);
+  stream->Start(submitted->job.id(), submitted->deduplicated);
+  return stream;
+}
+
+grpc::ServerUnaryReactor* VideoGenerationService::SubmitJob(
+    grpc::CallbackServerContext* context, const videogen::v1::SubmitJobRequest* request,
+    videogen::v1::SubmitJobResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    VG_ASSIGN_OR_RETURN(JobManager * manager, Manager());
+    VG_ASSIGN_OR_RETURN(JobManager::Submitted submitted, manager->Submit(request->spec()));
+    *response->mutable_job() = std::move(submitted.job);
+    response->set_deduplicated(submitted.deduplicated);
+    return absl::OkStatus();
+  }();
+  return Reply(context, status);
+}
+
+grpc::ServerUnaryReactor* VideoGenerationService::GetJob(grpc::CallbackServerContext* context,
+                                                         const videogen::v1::GetJobRequest* request,
+                                                         videogen::v1::GetJobResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    VG_RETURN_IF_ERROR(RequireJobId(request->job_id()));
+    VG_ASSIGN_OR_RETURN(JobManager * manager, Manager());
+    VG_ASSIGN_OR_RETURN(*response->mutable_job(), manager->Get(request->job_id()));
+    return absl::OkStatus();
+  }();
+  return Reply(context, status);
+}
+
+grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::WatchJob(
+    grpc::CallbackServerContext* context, const videogen::v1::WatchJobRequest* request) {
+  if (absl::Status status = RequireJobId(request->job_id()); !status.ok()) {
+    return new FailedStream<JobEvent>(status);
+  }
+  absl::StatusOr<JobManager*> manager = Manager();
+  if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
+  auto* stream = new JobEventStream(*manager, context, /*cancels_job=*/false);
+  stream->Start(request->job_id(), /*deduplicated=*/false);
+  return stream;
+}
+
+grpc::ServerUnaryReactor* VideoGenerationService::CancelJob(
+    grpc::CallbackServerContext* context, const videogen::v1::CancelJobRequest* request,
+    videogen::v1::CancelJobResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    VG_RETURN_IF_ERROR(RequireJobId(request->job_id()));
+    VG_ASSIGN_OR_RETURN(JobManager * manager, Manager());
+    VG_ASSIGN_OR_RETURN(*response->mutable_job(), manager->Cancel(request->job_id()));
+    return absl::OkStatus();
+  }();
+  return Reply(context, status);
+}
+
+grpc::ServerUnaryReactor* VideoGenerationService::ListJobs(
+    grpc::CallbackServerContext* context, const videogen::v1::ListJobsRequest* request,
+    videogen::v1::ListJobsResponse* response) {
+  absl::Status status = [&]() -> absl::Status {
+    VG_RETURN_IF_ERROR(Authorize(*context));
+    VG_ASSIGN_OR_RETURN(JobManager * manager, Manager());
+    JobStore::ListOptions options;
+    if (request->page_size() != 0) options.page_size = request->page_size();
+    options.page_token = request->page_token();
+    for (const int state : request->states()) {
+      options.states.push_back(static_cast<videogen::v1::JobState>(state));
+    }
+    VG_ASSIGN_OR_RETURN(JobStore::ListResult result, manager->List(options));
+    for (VideoJob& job : result.jobs) *response->add_jobs() = std::move(job);
+    response->set_next_page_token(result.next_page_token);
+    return absl::OkStatus();
+  }();
+  return Reply(context, status);
+}
+
+grpc::ServerWriteReactor<VideoChunk>* VideoGenerationService::FetchVideo(
+    grpc::CallbackServerContext* /*context*/, const videogen::v1::FetchVideoRequest* request) {
+  if (absl::Status status = RequireJobId(request->job_id()); !status.ok()) {
+    return new FailedStream<VideoChunk>(status);
+  }
+  if (request->offset() < 0) {
+    return new FailedStream<VideoChunk>(absl::InvalidArgumentError(
+        absl::StrCat("offset = ", request->offset(), " is negative")));
+  }
+  absl::StatusOr<JobManager*> manager = Manager();
+  if (!manager.ok()) return new FailedStream<VideoChunk>(manager.status());
+  return new VideoChunkStream(*manager, request->job_id(), request->offset(), fetch_chunk_bytes_);
+}
 
 grpc::ServerUnaryReactor* VideoGenerationService::GetServerInfo(
-    grpc::CallbackServerContext* context, const GetServerInfoRequest* /*request*/,
-    GetServerInfoResponse* response) {
-  *response = info_;
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const videogen::v1::GetServerInfoRequest* /*request*/,
+    videogen::v1::GetServerInfoResponse* response) {
+  {
+    absl::MutexLock lock(&mu_);
+    *response = info_;
+  }
+  return Reply(context, absl::OkStatus());
 }
 
 }  // namespace videogen::server

@@ -16,12 +16,20 @@ readonly CUDA_VERSION="13.0"
 # The CUDA runtime and CUPTI wheels that torch 2.11.0 (cu130) loads even for CPU work: the versions
 # its cuda-toolkit[cudart,cupti]==13.0.2 requirement resolves to.
 readonly TORCH_RUNTIME_WHEELS=(nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85)
+readonly GRPCIO_VERSION="1.76.0"
+readonly PYPROTOBUF_VERSION="6.33.6"
 readonly APT_PACKAGES=(
   bazel-bootstrap g++ pkg-config python3 python3-venv
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev
   nlohmann-json3-dev libssl-dev
+  # For promtool, which checks the server's /metrics text (//server:metrics_promtool_test). Its
+  # postinst also registers a Prometheus server service and tries to start it: in containers
+  # without a running init that start is skipped (policy-rc.d forbids it or invoke-rc.d finds no
+  # runlevel) and the install succeeds; on a systemd host the server is started and enabled
+  # (`systemctl disable --now prometheus` if it is not wanted).
+  prometheus
 )
 
 HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
@@ -73,7 +81,7 @@ if ((${#missing[@]})); then
     die "apt-get install failed for: ${missing[*]}"
 fi
 
-for tool in bazel protoc grpc_cpp_plugin pkg-config g++; do
+for tool in bazel protoc grpc_cpp_plugin pkg-config g++ promtool; do
   command -v "$tool" >/dev/null || die "$tool not on PATH although its package is installed"
 done
 bazel_version=$(dpkg-query -W -f='${Version}' bazel-bootstrap)
@@ -133,6 +141,21 @@ else
   fi
   found=$(torch_version "$python")
   [[ "${found%%+*}" == "$TORCH_VERSION" ]] || die "torch $found installed, expected $TORCH_VERSION"
+fi
+
+# The integration tests' gRPC client is Python grpcio, a client no one here wrote; it gets its own
+# virtualenv so that a VIDEOGEN_PYTHON is never modified.
+testenv="$VIDEOGEN_HOME/testenv"
+if ! "$testenv/bin/python3" -c "import grpc, grpc_tools, grpc_reflection, google.protobuf as p
+assert grpc.__version__ == '$GRPCIO_VERSION' and p.__version__ == '$PYPROTOBUF_VERSION'" 2>/dev/null; then
+  note "installing grpcio $GRPCIO_VERSION for the integration tests into $testenv"
+  mkdir -p "$VIDEOGEN_HOME"
+  [[ -x "$testenv/bin/python3" ]] || python3 -m venv "$testenv" ||
+    die "python3 -m venv failed (install python3-venv)"
+  "$testenv/bin/python3" -m pip install -q --disable-pip-version-check \
+    "grpcio==$GRPCIO_VERSION" "grpcio-tools==$GRPCIO_VERSION" "grpcio-reflection==$GRPCIO_VERSION" \
+    "protobuf==$PYPROTOBUF_VERSION" ||
+    die "pip could not install grpcio==$GRPCIO_VERSION (is PyPI reachable?)"
 fi
 
 note "ok in $((SECONDS - start))s: bazel $bazel_version, torch $found ($python)$(

@@ -16,4 +16,8 @@ absl::StatusOr<RuntimeInfo> GetRuntimeInfo() {
   return info;
 }
 
+int64_t PeakDeviceMemoryBytes(int device) { return internal::PeakAllocatedBytes(device); }
+
+void ResetPeakDeviceMemory(int device) { internal::ResetPeakAllocated(device); }
+
 }  // namespace videogen::engine

@@ -26,6 +26,12 @@ struct RuntimeInfo {
 // driver/runtime mismatch); no devices is not an error. Thread-safe.
 absl::StatusOr<RuntimeInfo> GetRuntimeInfo();
 
+// Peak bytes LibTorch's CUDA caching allocator has had allocated on CUDA device `device` since the
+// process started or the last ResetPeakDeviceMemory(device); 0 in builds without CUDA.
+// Thread-safe.
+int64_t PeakDeviceMemoryBytes(int device);
+void ResetPeakDeviceMemory(int device);
+
 }  // namespace videogen::engine
 
 #endif  // VIDEOGEN_ENGINE_COMMON_RUNTIME_INFO_H_

@@ -9,8 +9,7 @@
 //   pipeline_benchmark [--steps=50] [--frames=33,81] [--budgets=1,0.4,0.5,0.7]
 //                      [--vae_chunks=1,2,4,0] [--json=FILE]
 //
-// The tokenizer and scheduler config are the golden fixtures' (the Wan2.1 UniPC config); the
-// tiny tokenizer's ids are valid for the real vocabulary, and text cost does not depend on them.
+// The pipeline is testing::RandomWan21Pipeline1p3B (engine/wan/testing/random_pipeline.h).
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -26,15 +25,9 @@
 #include "absl/strings/str_split.h"
 #include "c10/cuda/CUDACachingAllocator.h"
 #include "engine/astraea/schedule.h"
-#include "engine/scheduler/flow_scheduler_config.h"
-#include "engine/text/tokenizer.h"
-#include "engine/text/umt5_config.h"
-#include "engine/text/umt5_encoder.h"
 #include "engine/wan/pipeline.h"
-#include "engine/wan/transformer.h"
-#include "engine/weights/testing/random_weights.h"
+#include "engine/wan/testing/random_pipeline.h"
 #include "tests/testing/gpu_benchmark.h"
-#include "tests/testing/runfiles.h"
 #include "torch/cuda.h"
 
 ABSL_FLAG(int, steps, 50, "Denoising steps.");
@@ -53,49 +46,13 @@ using ::videogen::testing::NowMs;
 using ::videogen::testing::OrDie;
 using ::videogen::testing::PeakAllocatedGiB;
 
-// text_encoder/config.json of Wan2.1-T2V-1.3B-Diffusers (umT5-XXL encoder).
-constexpr char kUmt5Xxl[] = R"({
-  "model_type": "umt5", "d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24,
-  "num_heads": 64, "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
-  "vocab_size": 256384, "feed_forward_proj": "gated-gelu", "layer_norm_epsilon": 1e-6,
-  "is_gated_act": true, "dense_act_fn": "gelu_new", "pad_token_id": 0, "eos_token_id": 1,
-  "tie_word_embeddings": false})";
-
-// vae/config.json of Wan2.1-T2V-1.3B-Diffusers.
-constexpr char kWan21Vae[] = R"({
-  "attn_scales": [], "base_dim": 96, "dim_mult": [1, 2, 4, 4], "dropout": 0.0,
-  "latents_mean": [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
-                   0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921],
-  "latents_std": [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
-                  3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916],
-  "num_res_blocks": 2, "temperal_downsample": [false, true, true], "z_dim": 16})";
-
 int Main() {
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "pipeline_benchmark: no CUDA device\n");
     return 1;
   }
   const at::Device cuda(at::kCUDA);
-  Pipeline::Components components;
-  components.tokenizer = OrDie(
-      text::Tokenizer::Load(videogen::testing::RunfilePath("tests/golden/wan_tiny/tokenizer")));
-  const text::Umt5Config umt5 = OrDie(text::ParseUmt5Config(kUmt5Xxl, "umt5-xxl"));
-  LoadOptions text_policy;
-  text_policy.dtype = at::kBFloat16;
-  components.text_encoder = OrDie(text::Umt5Encoder::Create(
-      umt5, testing::RandomWeights(text::Umt5Encoder::Parameters(umt5), text_policy, cuda), cuda));
-  const TransformerConfig config;  // 1.3B.
-  LoadOptions policy;
-  policy.dtype = at::kBFloat16;
-  policy.keep_in_fp32_modules = Transformer::KeepInFp32Modules();
-  components.transformer = OrDie(Transformer::Create(
-      config, testing::RandomWeights(Transformer::Parameters(config), policy, cuda), cuda));
-  components.scheduler_config = OrDie(scheduler::LoadFlowSchedulerConfig(
-      videogen::testing::RunfilePath("tests/golden/wan_tiny/scheduler/scheduler_config.json")));
-  const VaeConfig vae_config = OrDie(ParseVaeConfig(kWan21Vae, "wan2.1 vae"));
-  components.vae = OrDie(VaeDecoder::Create(
-      vae_config, testing::RandomWeights(VaeDecoder::Parameters(vae_config), {}, cuda), cuda));
-  const auto pipeline = OrDie(Pipeline::Create(std::move(components)));
+  const auto pipeline = OrDie(testing::RandomWan21Pipeline1p3B(cuda));
   std::vector<int64_t> chunks;
   for (absl::string_view text :
        absl::StrSplit(absl::GetFlag(FLAGS_vae_chunks), ',', absl::SkipEmpty())) {

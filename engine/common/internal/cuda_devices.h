@@ -14,6 +14,10 @@ namespace videogen::engine::internal {
 // Empty when no device or no driver is present; INTERNAL for other CUDA runtime errors.
 absl::StatusOr<std::vector<DeviceInfo>> ListCudaDevices();
 
+// PeakDeviceMemoryBytes() and ResetPeakDeviceMemory() of runtime_info.h.
+int64_t PeakAllocatedBytes(int device);
+void ResetPeakAllocated(int device);
+
 }  // namespace videogen::engine::internal
 
 #endif  // VIDEOGEN_ENGINE_COMMON_INTERNAL_CUDA_DEVICES_H_

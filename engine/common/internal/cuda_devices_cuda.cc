@@ -1,3 +1,4 @@
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 
 #include "absl/strings/str_cat.h"
@@ -26,5 +27,13 @@ absl::StatusOr<std::vector<DeviceInfo>> ListCudaDevices() {
   }
   return devices;
 }
+
+int64_t PeakAllocatedBytes(int device) {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+      .peak;
+}
+
+void ResetPeakAllocated(int device) { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
 
 }  // namespace videogen::engine::internal

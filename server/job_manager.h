@@ -1,0 +1,181 @@
+// The video-job service behind the RPCs (one engine facade, server/video_generation_service.h is
+// a thin layer over it): admission (validation with defaults, durable record, bounded priority
+// queue), one engine loop that runs jobs in queue order on the configured models, cancellation
+// at step boundaries, live events for watchers, results with their retention, crash recovery
+// and draining.
+//
+// Durability: every admitted job is in the job store before Submit() returns; state changes and
+// stage changes are written through; per-step progress is kept in memory (a restart re-runs an
+// interrupted job from the start anyway). At Create(), jobs interrupted by a crash are re-queued
+// (JobStore::Recover; after kMaxAttempts starts they fail with an explanation) in their original
+// order; jobs that no longer fit the queue fail with a clear reason.
+//
+// Thread-safe. Event sinks are called with the manager's lock held: they must only queue the
+// event and return, and must not call back into the manager.
+#ifndef VIDEOGEN_SERVER_JOB_MANAGER_H_
+#define VIDEOGEN_SERVER_JOB_MANAGER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/server_config.pb.h"
+#include "proto/video_job.pb.h"
+#include "server/job_metrics.h"
+#include "server/job_queue.h"
+#include "server/job_runner.h"
+#include "server/job_store.h"
+#include "server/result_store.h"
+
+namespace videogen::server {
+
+// Receives the events of one watched job (JobEvent's queued, stage_changed, progress, result; the
+// `accepted` event is the caller's, from Watch()'s snapshot). Nothing follows `result`.
+class JobEventSink {
+ public:
+  virtual ~JobEventSink() = default;
+  virtual void OnEvent(const videogen::v1::JobEvent& event) = 0;
+};
+
+class JobManager {
+ public:
+  // A job interrupted this many times (crashes or drains while it ran) fails instead of re-running.
+  static constexpr int kMaxAttempts = 3;
+
+  struct Submitted {
+    videogen::v1::VideoJob job;
+    bool deduplicated = false;  // An existing job with the same idempotency key and spec.
+  };
+
+  // `config` with defaults applied; `runners` one per configured model (by JobRunner::model()),
+  // writing into `results`; `metrics` may be null and must outlive the manager. Opens
+  // `data_dir`/jobs.db (data_dir must exist), recovers interrupted jobs and starts the engine
+  // loop. FAILED_PRECONDITION if a configured model has no runner; the store's errors.
+  static absl::StatusOr<std::unique_ptr<JobManager>> Create(
+      const videogen::v1::ServerConfig& config, std::vector<std::unique_ptr<JobRunner>> runners,
+      std::unique_ptr<ResultStore> results, JobMetrics* metrics);
+  // Drain(absl::ZeroDuration()) unless Drain() ran.
+  ~JobManager();
+
+  // Admits a job. Errors: NormalizeJobSpec's (INVALID_ARGUMENT, NOT_FOUND for an unknown model),
+  // INVALID_ARGUMENT for a budget the step count cannot meet, ALREADY_EXISTS for an idempotency
+  // key reused with another spec, RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE once
+  // draining.
+  absl::StatusOr<Submitted> Submit(const videogen::v1::VideoJobSpec& spec);
+
+  // The current record (queue position and progress included). NOT_FOUND for an unknown or
+  // expired job.
+  absl::StatusOr<videogen::v1::VideoJob> Get(const std::string& id) const;
+
+  // Why a job is cancelled; its error code is DEADLINE_EXCEEDED for kDeadline, else CANCELLED.
+  enum class CancelCause {
+    kRequested,   // CancelJob.
+    kClientGone,  // The client of Generate went away (ignored once draining: the job re-queues).
+    kDeadline,    // The deadline of the Generate call passed.
+  };
+  // Cancels a job as CancelJob documents. NOT_FOUND, or FAILED_PRECONDITION for a SUCCEEDED or
+  // FAILED job.
+  absl::StatusOr<videogen::v1::VideoJob> Cancel(const std::string& id,
+                                                CancelCause cause = CancelCause::kRequested);
+
+  // The jobs of every client, newest first (JobStore::List; live records for unfinished jobs).
+  absl::StatusOr<JobStore::ListResult> List(const JobStore::ListOptions& options) const;
+
+  // Returns the job's current record and, unless it is finished, subscribes `sink` to its events
+  // from that record on (atomically: no event is missed or repeated). NOT_FOUND as Get().
+  absl::StatusOr<videogen::v1::VideoJob> Watch(const std::string& id,
+                                               std::shared_ptr<JobEventSink> sink);
+  // Unsubscribes `sink` (no-op if it is not subscribed). No call reaches it after this returns.
+  void Unwatch(const std::string& id, const JobEventSink* sink);
+
+  // Up to `max_bytes` of a succeeded job's result from `offset`, with its description. NOT_FOUND
+  // for an unknown job or expired result, FAILED_PRECONDITION unless the job SUCCEEDED,
+  // OUT_OF_RANGE for a bad offset.
+  struct ResultChunk {
+    videogen::v1::VideoOutput output;
+    std::string data;
+  };
+  absl::StatusOr<ResultChunk> ReadResult(const std::string& id, int64_t offset,
+                                         int64_t max_bytes) const;
+
+  // Refuses new jobs from now on (UNAVAILABLE) and ignores CancelCause::kClientGone.
+  void StopAdmitting();
+  // StopAdmitting(), then waits up to `grace` for the running job to finish; if it does not, it
+  // is interrupted at its next step boundary and re-queued for the next start. Queued jobs stay
+  // queued in the store. Stops the engine loop and the expiry thread; afterwards every method
+  // but Get, List and ReadResult fails with UNAVAILABLE.
+  void Drain(absl::Duration grace);
+
+  int queued() const { return queue_->size(); }
+  // 1 while a job runs, else 0.
+  int running() const;
+
+ private:
+  struct Live {
+    videogen::v1::VideoJob record;
+    std::vector<std::shared_ptr<JobEventSink>> sinks;
+    int reported_position = 0;
+  };
+  // The running job's timing state (guarded by mu_).
+  struct Running {
+    std::string id;
+    videogen::v1::JobStage stage = videogen::v1::JOB_STAGE_UNSPECIFIED;
+    absl::Time stage_start;
+    absl::Time denoise_start;
+    absl::StatusCode cancel_reason = absl::StatusCode::kOk;
+  };
+
+  JobManager(const videogen::v1::ServerConfig& config, std::unique_ptr<JobStore> store,
+             std::unique_ptr<JobQueue> queue, std::unique_ptr<ResultStore> results,
+             std::vector<std::unique_ptr<JobRunner>> runners, JobMetrics* metrics);
+
+  void EngineLoop();
+  void ExpiryLoop();
+  void RunJob(const std::string& id);
+  // Callbacks of the running job.
+  void OnStage(videogen::v1::JobStage stage);
+  void OnStep(const engine::wan::StepEvent& event);
+  // Ends the running stage's timing at `now`.
+  void CloseStageLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores and publishes a terminal record, drops its live state.
+  void FinishLocked(videogen::v1::VideoJob record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(Live& live, videogen::v1::JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends `queued` events to watchers whose job's position changed.
+  void PublishPositionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  videogen::v1::VideoJob CurrentLocked(const Live& live) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PersistLocked(const videogen::v1::VideoJob& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const videogen::v1::ServerConfig config_;
+  const std::unique_ptr<JobStore> store_;
+  const std::unique_ptr<JobQueue> queue_;
+  const std::unique_ptr<ResultStore> results_;
+  absl::flat_hash_map<std::string, std::unique_ptr<JobRunner>> runners_;
+  JobMetrics* const metrics_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+  Running running_ ABSL_GUARDED_BY(mu_);
+  // Seconds of VAE decoding + video encoding per output megapixel-frame, measured on the last
+  // finished job (0 before): the tail of the progress ETA.
+  double tail_seconds_per_megapixel_frame_ ABSL_GUARDED_BY(mu_) = 0;
+  bool admitting_ ABSL_GUARDED_BY(mu_) = true;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_expiry_ ABSL_GUARDED_BY(mu_) = false;
+  // Read by the running job's cancel check without the lock.
+  std::atomic<bool> cancel_requested_{false};
+  std::atomic<bool> interrupt_requested_{false};
+
+  std::thread engine_thread_;
+  std::thread expiry_thread_;
+};
+
+}  // namespace videogen::server
+
+#endif  // VIDEOGEN_SERVER_JOB_MANAGER_H_

@@ -1,0 +1,130 @@
+#include "server/job_runner.h"
+
+#include <utility>
+
+#include "ATen/ATen.h"
+#include "absl/strings/str_cat.h"
+#include "engine/astraea/cost_model.h"
+#include "engine/common/status_macros.h"
+#include "engine/video/mp4_writer.h"
+
+namespace videogen::server {
+namespace {
+
+using ::videogen::v1::JobStage;
+using ::videogen::v1::OutputFormat;
+using ::videogen::v1::VideoJobSpec;
+
+engine::wan::GenerateRequest ToRequest(const VideoJobSpec& spec) {
+  engine::wan::GenerateRequest request;
+  request.prompt = spec.prompt();
+  request.negative_prompt = spec.negative_prompt();
+  request.height = spec.height();
+  request.width = spec.width();
+  request.frames = spec.frames();
+  request.steps = spec.steps();
+  request.guidance_scale = spec.guidance_scale();
+  request.seed = spec.seed();
+  return request;
+}
+
+JobStage ToJobStage(engine::wan::Stage stage) {
+  switch (stage) {
+    case engine::wan::Stage::kTextEncoding:
+      return videogen::v1::JOB_STAGE_TEXT_ENCODING;
+    case engine::wan::Stage::kDenoising:
+      return videogen::v1::JOB_STAGE_DENOISING;
+    case engine::wan::Stage::kVaeDecoding:
+      return videogen::v1::JOB_STAGE_VAE_DECODING;
+  }
+  return videogen::v1::JOB_STAGE_UNSPECIFIED;
+}
+
+}  // namespace
+
+JobRunner::JobRunner(std::string model, const engine::wan::Pipeline* pipeline,
+                     const ResultStore* results)
+    : model_(std::move(model)), pipeline_(pipeline), results_(results) {}
+
+absl::StatusOr<PlannedSchedule> JobRunner::PlanSchedule(const VideoJobSpec& spec) const {
+  PlannedSchedule plan;
+  videogen::v1::ScheduleRef& ref = plan.ref;
+  ref.mutable_key()->set_model_id(model_);
+  ref.mutable_key()->set_height(spec.height());
+  ref.mutable_key()->set_width(spec.width());
+  ref.mutable_key()->set_frames(spec.frames());
+  ref.mutable_key()->set_steps(spec.steps());
+  ref.set_match(videogen::v1::SCHEDULE_MATCH_FALLBACK);
+  ref.set_searched(false);
+  if (spec.budget() >= 1.0f) {
+    ref.set_budget(1.0f);
+    ref.set_predicted_speedup(1.0f);
+    return plan;
+  }
+  // One dense step at each end, as the registry's fallback; a budget too small for them (or a
+  // 1-step job) cannot be met and is refused rather than silently exceeded.
+  const int dense_ends = spec.steps() >= 2 ? 1 : 0;
+  absl::StatusOr<engine::astraea::BudgetSchedule> schedule =
+      engine::astraea::BudgetSchedule::WithMeanBudget(spec.steps(), spec.budget(), dense_ends,
+                                                      dense_ends);
+  if (!schedule.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("budget = ", spec.budget(), " cannot be met with ", spec.steps(),
+                     " steps: ", schedule.status().message()));
+  }
+  VG_ASSIGN_OR_RETURN(const auto cost,
+                      engine::astraea::StepCostModel::FromFractions(1.0, kFixedStepFraction));
+  ref.set_budget(static_cast<float>(schedule->MeanBudget()));
+  ref.set_predicted_speedup(static_cast<float>(cost.PredictedSpeedup(*schedule)));
+  plan.schedule = *std::move(schedule);
+  return plan;
+}
+
+absl::StatusOr<videogen::v1::VideoOutput> JobRunner::Run(const std::string& id,
+                                                         const VideoJobSpec& spec,
+                                                         const PlannedSchedule& plan,
+                                                         const Callbacks& callbacks) const {
+  engine::wan::GenerateRequest request = ToRequest(spec);
+  request.schedule = plan.schedule;
+  const auto on_stage = [&](engine::wan::Stage stage) {
+    if (callbacks.on_stage) callbacks.on_stage(ToJobStage(stage));
+  };
+  VG_ASSIGN_OR_RETURN(const at::Tensor frames,
+                      pipeline_->Generate(request, callbacks.on_step, callbacks.cancelled,
+                                          on_stage));
+  if (callbacks.cancelled && callbacks.cancelled()) {
+    return absl::CancelledError("cancelled before the video encoding");
+  }
+  if (callbacks.on_stage) callbacks.on_stage(videogen::v1::JOB_STAGE_VIDEO_ENCODING);
+  const at::Tensor contiguous = frames.contiguous();
+  const OutputFormat format = spec.output_format();
+  if (format == videogen::v1::OUTPUT_FORMAT_RAW_FRAMES) {
+    const std::string bytes(static_cast<const char*>(contiguous.data_ptr()),
+                            contiguous.numel());
+    VG_RETURN_IF_ERROR(results_->WriteAtomically(id, format, bytes));
+  } else {
+    VG_ASSIGN_OR_RETURN(const std::string path, results_->PathOf(id, format));
+    engine::video::RgbVideo video;
+    video.data = contiguous.data_ptr<uint8_t>();
+    video.frames = contiguous.size(0);
+    video.height = contiguous.size(1);
+    video.width = contiguous.size(2);
+    engine::video::Mp4Options options;
+    options.fps = spec.fps();
+    VG_RETURN_IF_ERROR(engine::video::WriteMp4(video, options, path));
+  }
+  return results_->Describe(id, format);
+}
+
+absl::Status JobRunner::WarmUp() const {
+  VideoJobSpec spec;
+  spec.set_prompt("warm-up");
+  spec.set_height(16);
+  spec.set_width(16);
+  spec.set_frames(1);
+  spec.set_steps(1);
+  spec.set_guidance_scale(5.0f);
+  return pipeline_->Generate(ToRequest(spec), nullptr, nullptr).status();
+}
+
+}  // namespace videogen::server

@@ -1,0 +1,87 @@
+// Runs admitted video jobs on one loaded model: maps a job's spec to an engine request with the
+// token schedule its budget asks for, reports the stages and denoising progress, and stores the
+// encoded result in the results directory.
+//
+// Schedules: until the schedule registry serves searched schedules, a budget b < 1 runs the
+// registry's fallback (`SCHEDULE_MATCH_FALLBACK`, proto/schedule.proto): θ = 1 at the first and
+// last steps and the grid levels around the needed mean between them
+// (astraea::BudgetSchedule::WithMeanBudget); b = 1 runs the dense model. The recorded predicted
+// speedup comes from the analytic step-cost model (astraea::StepCostModel::FromFractions) with
+// kFixedStepFraction.
+//
+// Thread-safe: Run() and WarmUp() may be called concurrently; the pipeline is immutable.
+#ifndef VIDEOGEN_SERVER_JOB_RUNNER_H_
+#define VIDEOGEN_SERVER_JOB_RUNNER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/astraea/schedule.h"
+#include "engine/wan/pipeline.h"
+#include "proto/schedule.pb.h"
+#include "proto/video_job.pb.h"
+#include "server/result_store.h"
+
+namespace videogen::server {
+
+// The schedule a job runs with: the engine's schedule (unset for the dense model) and what the
+// job record says about it.
+struct PlannedSchedule {
+  std::optional<engine::astraea::BudgetSchedule> schedule;
+  videogen::v1::ScheduleRef ref;
+};
+
+class JobRunner {
+ public:
+  // Fraction of a dense step that does not shrink with θ (norms, modulation, K/V projections),
+  // fitted to the H100 step-time table of Wan2.1-1.3B at 480p
+  // (bench/results/2026-11-23_h100_cost_model_wan13b_480p_33f.json: the levels 1 to 10 lie on
+  // a line whose intercept is 0.12 of the dense step).
+  static constexpr double kFixedStepFraction = 0.12;
+
+  struct Callbacks {
+    // As each stage starts (text encoding, denoising, VAE decoding, video encoding).
+    std::function<void(videogen::v1::JobStage)> on_stage;
+    // After every denoising step.
+    std::function<void(const engine::wan::StepEvent&)> on_step;
+    // Polled before every step and before decoding and encoding; true stops the job with
+    // CANCELLED.
+    std::function<bool()> cancelled;
+  };
+
+  // `model` is the configured model name (the schedule key's model id). `pipeline` and
+  // `results` must outlive the runner.
+  JobRunner(std::string model, const engine::wan::Pipeline* pipeline, const ResultStore* results);
+
+  // The schedule for a normalised spec. INVALID_ARGUMENT if its budget cannot be met.
+  absl::StatusOr<PlannedSchedule> PlanSchedule(const videogen::v1::VideoJobSpec& spec) const;
+
+  // Runs job `id` (a normalised spec) with `plan` and stores its result (ResultStore::PathOf).
+  // Returns the output's description (expire_time unset). Errors: the pipeline's
+  // (INVALID_ARGUMENT for a spec the model cannot run, RESOURCE_EXHAUSTED for device out of
+  // memory, CANCELLED); the encoder's; INTERNAL for storage failures. Nothing is left in the
+  // results directory on failure.
+  absl::StatusOr<videogen::v1::VideoOutput> Run(const std::string& id,
+                                                const videogen::v1::VideoJobSpec& spec,
+                                                const PlannedSchedule& plan,
+                                                const Callbacks& callbacks) const;
+
+  // Runs a minimal generation (16×16 pixels, 1 frame, 1 step, dense) so that the first job does
+  // not pay for lazy initialisation (kernels, allocator, cuDNN plans).
+  absl::Status WarmUp() const;
+
+  const std::string& model() const { return model_; }
+
+ private:
+  const std::string model_;
+  const engine::wan::Pipeline* const pipeline_;
+  const ResultStore* const results_;
+};
+
+}  // namespace videogen::server
+
+#endif  // VIDEOGEN_SERVER_JOB_RUNNER_H_
