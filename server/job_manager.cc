@@ -34,11 +34,6 @@ absl::Time FromProto(const google::protobuf::Timestamp& time) {
   return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(time));
 }
 
-bool Terminal(JobState state) {
-  return state == videogen::v1::JOB_STATE_SUCCEEDED || state == videogen::v1::JOB_STATE_FAILED ||
-         state == videogen::v1::JOB_STATE_CANCELLED;
-}
-
 // 128 random bits as 32 lowercase hex characters.
 std::string NewJobId() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -146,7 +141,8 @@ void JobManager::PersistLocked(const VideoJob& record) {
   }
 }
 
-absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spec) {
+absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spec,
+                                                         std::shared_ptr<JobEventSink> sink) {
   absl::StatusOr<Submitted> submitted = [&]() -> absl::StatusOr<Submitted> {
     VG_ASSIGN_OR_RETURN(const VideoJobSpec normalized,
                         NormalizeJobSpec(spec, config_, RandomSeed()));
@@ -166,6 +162,7 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     if (result.deduplicated) {
       if (const auto it = live_.find(result.job.id()); it != live_.end()) {
         result.job = CurrentLocked(it->second);
+        if (sink != nullptr) it->second.sinks.push_back(std::move(sink));
       }
       return result;
     }
@@ -182,6 +179,7 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     }
     Live& live = live_[job.id()];
     live.record = job;
+    if (sink != nullptr) live.sinks.push_back(std::move(sink));
     result.job = CurrentLocked(live);
     live.reported_position = result.job.queue_position();
     PublishPositionsLocked();

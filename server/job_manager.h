@@ -64,11 +64,13 @@ class JobManager {
   // Drain(absl::ZeroDuration()) unless Drain() ran.
   ~JobManager();
 
-  // Admits a job. Errors: NormalizeJobSpec's (INVALID_ARGUMENT, NOT_FOUND for an unknown model),
-  // INVALID_ARGUMENT for a budget the step count cannot meet, ALREADY_EXISTS for an idempotency
-  // key reused with another spec, RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE once
-  // draining.
-  absl::StatusOr<Submitted> Submit(const videogen::v1::VideoJobSpec& spec);
+  // Admits a job and, if `sink` is set, subscribes it as Watch() would, atomically with the
+  // admission (for a deduplicated job that already finished nothing is subscribed). Errors:
+  // NormalizeJobSpec's (INVALID_ARGUMENT, NOT_FOUND for an unknown model), INVALID_ARGUMENT for a
+  // budget the step count cannot meet, ALREADY_EXISTS for an idempotency key reused with another
+  // spec, RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE once draining.
+  absl::StatusOr<Submitted> Submit(const videogen::v1::VideoJobSpec& spec,
+                                   std::shared_ptr<JobEventSink> sink = nullptr);
 
   // The current record (queue position and progress included). NOT_FOUND for an unknown or
   // expired job.

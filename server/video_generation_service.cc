@@ -44,36 +44,44 @@ class FailedStream final : public grpc::ServerWriteReactor<T> {
 // `result`. Generate's streams cancel their job when the client goes away.
 class JobEventStream final : public grpc::ServerWriteReactor<JobEvent> {
  public:
-  JobEventStream(JobManager* manager, grpc::CallbackServerContext* context, bool cancels_job)
-      : manager_(manager), context_(context), cancels_job_(cancels_job) {}
+  JobEventStream(JobManager* manager, grpc::CallbackServerContext* context)
+      : manager_(manager), context_(context), sink_(std::make_shared<Sink>(this)) {}
 
-  // Subscribes to job `id` and sends `accepted`, or ends the stream with Watch()'s error.
-  void Start(const std::string& id, bool deduplicated) {
-    id_ = id;
-    sink_ = std::make_shared<Sink>(this);
-    absl::StatusOr<VideoJob> job = manager_->Watch(id, sink_);
+  // Generate's stream: the client leaving cancels the job (not set for a call that attached to
+  // an existing job through its idempotency key).
+  void CancelJobOnDisconnect() { cancels_job_ = true; }
+
+  // The subscription to hand to JobManager::Submit() or Watch() before Begin().
+  std::shared_ptr<JobEventSink> sink() const { return sink_; }
+
+  // Starts the stream: `accepted` with `job` (the record Submit() or Watch() returned), then the
+  // events the sink received since, or at once `result` if `job` is finished.
+  void Begin(const VideoJob& job, bool deduplicated) {
+    id_ = job.id();
     absl::MutexLock lock(&mu_);
-    if (!job.ok()) {
-      finished_ = true;
-      Finish(ToGrpcStatus(job.status()));
-      return;
-    }
     JobEvent accepted;
-    accepted.set_job_id(id);
-    *accepted.mutable_event_time() = job->create_time();
-    *accepted.mutable_accepted()->mutable_job() = *job;
+    accepted.set_job_id(job.id());
+    *accepted.mutable_event_time() = job.create_time();
+    *accepted.mutable_accepted()->mutable_job() = job;
     accepted.mutable_accepted()->set_deduplicated(deduplicated);
-    if (Terminal(*job)) {
-      // Finished before the watch: nothing else will come.
+    if (Terminal(job)) {
+      // Finished before the subscription: nothing else will come.
+      pending_.clear();
       JobEvent result;
-      result.set_job_id(id);
-      *result.mutable_event_time() = job->finish_time();
-      *result.mutable_result() = *job;
+      result.set_job_id(job.id());
+      *result.mutable_event_time() = job.finish_time();
+      *result.mutable_result() = job;
       pending_.push_back(std::move(result));
     }
     pending_.push_front(std::move(accepted));
     started_ = true;
     WriteNextLocked();
+  }
+
+  // Ends the stream with `status` before Begin() (the submission or watch failed).
+  void Abort(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(ToGrpcStatus(status));
   }
 
   void OnWriteDone(bool ok) override {
@@ -106,7 +114,7 @@ class JobEventStream final : public grpc::ServerWriteReactor<JobEvent> {
   }
 
   void OnDone() override {
-    if (sink_ != nullptr) manager_->Unwatch(id_, sink_.get());
+    if (!id_.empty()) manager_->Unwatch(id_, sink_.get());
     delete this;
   }
 
@@ -147,9 +155,9 @@ class JobEventStream final : public grpc::ServerWriteReactor<JobEvent> {
 
   JobManager* const manager_;
   grpc::CallbackServerContext* const context_;
-  const bool cancels_job_;
+  const std::shared_ptr<Sink> sink_;
+  bool cancels_job_ = false;
   std::string id_;
-  std::shared_ptr<Sink> sink_;
   absl::Mutex mu_;
   std::deque<JobEvent> pending_ ABSL_GUARDED_BY(mu_);
   JobEvent current_ ABSL_GUARDED_BY(mu_);
@@ -277,11 +285,16 @@ grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::Generate(
     grpc::CallbackServerContext* context, const videogen::v1::GenerateRequest* request) {
   absl::StatusOr<JobManager*> manager = Manager();
   if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
-  absl::StatusOr<JobManager::Submitted> submitted = (*manager)->Submit(request->spec());
-  if (!submitted.ok()) return new FailedStream<JobEvent>(submitted.status());
+  auto* stream = new JobEventStream(*manager, context);
+  absl::StatusOr<JobManager::Submitted> submitted =
+      (*manager)->Submit(request->spec(), stream->sink());
+  if (!submitted.ok()) {
+    stream->Abort(submitted.status());
+    return stream;
+  }
   // A deduplicated call attached to someone's existing job: leaving must not cancel it.
-  auto* stream = new JobEventStream(*manager, context, !submitted->deduplicated);
-  stream->Start(submitted->job.id(), submitted->deduplicated);
+  if (!submitted->deduplicated) stream->CancelJobOnDisconnect();
+  stream->Begin(submitted->job, submitted->deduplicated);
   return stream;
 }
 
@@ -317,8 +330,13 @@ grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::WatchJob(
   }
   absl::StatusOr<JobManager*> manager = Manager();
   if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
-  auto* stream = new JobEventStream(*manager, context, /*cancels_job=*/false);
-  stream->Start(request->job_id(), /*deduplicated=*/false);
+  auto* stream = new JobEventStream(*manager, context);
+  absl::StatusOr<VideoJob> job = (*manager)->Watch(request->job_id(), stream->sink());
+  if (!job.ok()) {
+    stream->Abort(job.status());
+  } else {
+    stream->Begin(*job, /*deduplicated=*/false);
+  }
   return stream;
 }
 

@@ -1,34 +1,65 @@
 #!/usr/bin/env bash
 # The project's main job (README): set the machine up, build the server and the CLI, start the
-# server on a free loopback port, call it, and shut it down cleanly.
+# server on a free loopback port with the bundled default model, generate a video through the
+# gRPC API with the `videogen` CLI (progress, ETA, tokens computed), fetch it again, and shut the
+# server down cleanly.
 #
-# The server does not generate videos yet (see the issue tracker); this runs everything that
-# exists end to end: config loading, gRPC serving, health, GetServerInfo, graceful shutdown.
+#   tools/demo.sh [--prompt=TEXT] [--budget=B] [--output=PATH]
+#
+# The bundled model is the tiny random-weight Wan2.1 of tests/golden/wan_tiny (the same structure
+# as Wan2.1, a few thousand parameters): it runs on any CPU in seconds and its video is noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+prompt="a red fox running through fresh snow, cinematic"
+budget=0.5
+output=$PWD/demo.mp4
+for arg in "$@"; do
+  case "$arg" in
+    --prompt=*) prompt=${arg#*=} ;;
+    --budget=*) budget=${arg#*=} ;;
+    --output=*) output=${arg#*=} ;;
+    *) echo "demo: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
 
 tools/setup.sh
 bazel build --noshow_progress //server:videogen_server //server/cli:videogen
 bin=$(bazel info bazel-bin 2>/dev/null)
+cli=("$bin/server/cli/videogen")
 
 work=$(mktemp -d)
 trap 'kill -9 "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/server.textproto" <<'CONFIG'
+echo "demo-admin-token" > "$work/admin-token"
+cat > "$work/server.textproto" <<CONFIG
 listen_address: "127.0.0.1:0"
+metrics_port: 0
+data_dir: "$work/data"
+admin_token_file: "$work/admin-token"
 shutdown_grace_period { seconds: 10 }
+models { name: "wan-tiny" path: "$PWD/tests/golden/wan_tiny" }
 CONFIG
 
 "$bin/server/videogen_server" --config="$work/server.textproto" --port_file="$work/port" &
 pid=$!
 for _ in $(seq 1 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 [[ -s "$work/port" ]] || { echo "demo: the server did not start" >&2; exit 1; }
-address="127.0.0.1:$(cat "$work/port")"
+cli+=(--server="127.0.0.1:$(cat "$work/port")")
 
-echo "demo: videogen --server=$address health"
-"$bin/server/cli/videogen" --server="$address" health
-echo "demo: videogen --server=$address info"
-"$bin/server/cli/videogen" --server="$address" info
+echo "demo: waiting for the model to load"
+for _ in $(seq 1 300); do
+  "${cli[@]}" health --service=videogen.v1.VideoGeneration >/dev/null 2>&1 && break
+  sleep 0.2
+done
+"${cli[@]}" health --service=videogen.v1.VideoGeneration
+"${cli[@]}" info
+
+echo "demo: videogen generate --budget=$budget --output=$output"
+"${cli[@]}" generate --prompt="$prompt" --height=128 --width=128 --frames=17 --steps=20 \
+  --budget="$budget" --output="$output"
+echo "demo: videogen jobs (admin)"
+"${cli[@]}" --admin_token_file="$work/admin-token" jobs
 
 kill -TERM "$pid"
 wait "$pid"
-echo "demo: server stopped cleanly"
+echo "demo: server stopped cleanly; the video is $output"
