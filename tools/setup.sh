@@ -23,7 +23,7 @@ readonly APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev
-  nlohmann-json3-dev libssl-dev
+  nlohmann-json3-dev libssl-dev openssl
   # For promtool, which checks the server's /metrics text (//server:metrics_promtool_test). Its
   # postinst also registers a Prometheus server service and tries to start it: in containers
   # without a running init that start is skipped (policy-rc.d forbids it or invoke-rc.d finds no

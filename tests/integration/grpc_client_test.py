@@ -5,7 +5,8 @@ Covers: health (live and ready) and reflection; Generate, SubmitJob, WatchJob, C
 FetchVideo and ListJobs; bad input and abuse (malformed and oversized messages, unknown model,
 out-of-range budget, 1000 rapid submits against a small queue, many watchers, clients leaving
 mid-stream); the Prometheus endpoint checked by promtool; a bounded load run (throughput, submit
-latency percentiles, server memory before and after); SIGTERM and a restart that keeps results.
+latency percentiles, server memory before and after); TLS with a self-signed certificate (made
+with the openssl tool); SIGTERM and a restart that keeps results.
 
 Run by tests/integration/BUILD:
   python3 grpc_client_test.py SERVER_BINARY PROMTOOL
@@ -65,7 +66,7 @@ def _rss_kib(pid):
 class Server:
     """One videogen_server process with its own data directory."""
 
-    def __init__(self, data_dir, max_queued_jobs=8):
+    def __init__(self, data_dir, max_queued_jobs=8, tls=None):
         self.data_dir = data_dir
         self.metrics_port = _free_port()
         work = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
@@ -85,6 +86,8 @@ max_queued_jobs: {max_queued_jobs}
 shutdown_grace_period {{ seconds: 5 }}
 models {{ name: "wan-tiny" path: "{model}" }}
 """)
+            if tls is not None:
+                f.write(f'tls {{ cert_file: "{tls[0]}" key_file: "{tls[1]}" }}\n')
         self.log = open(os.path.join(work, "server.log"), "w")
         self.process = subprocess.Popen(
             [SERVER_BINARY, f"--config={self.config}", f"--port_file={self.port_file}"],
@@ -97,7 +100,12 @@ models {{ name: "wan-tiny" path: "{model}" }}
             time.sleep(0.1)
         with open(self.port_file) as f:
             self.address = f"127.0.0.1:{int(f.read())}"
-        self.channel = grpc.insecure_channel(self.address)
+        if tls is None:
+            self.channel = grpc.insecure_channel(self.address)
+        else:
+            with open(tls[0], "rb") as f:
+                self.channel = grpc.secure_channel(
+                    self.address, grpc.ssl_channel_credentials(root_certificates=f.read()))
         self.stub = videogen_service_pb2_grpc.VideoGenerationStub(self.channel)
         self.health = grpc_health_v1_pb2_grpc.HealthStub(self.channel)
         self.await_ready()
@@ -380,6 +388,29 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(len(latencies), 40)
         # No growth beyond allocator noise after the warm-up round.
         self.assertLess(rss_after - rss_before, 64 * 1024, report)
+
+
+class TlsTest(unittest.TestCase):
+
+    def test_tls_serves_with_the_configured_certificate_only(self):
+        work = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        server = Server(os.path.join(work, "data"), tls=(cert, key))
+        try:
+            events = list(server.stub.Generate(
+                videogen_service_pb2.GenerateRequest(spec=_tiny_spec())))
+            self.assertEqual(events[-1].result.state, video_job_pb2.JOB_STATE_SUCCEEDED)
+            plaintext = videogen_service_pb2_grpc.VideoGenerationStub(
+                grpc.insecure_channel(server.address))
+            with self.assertRaises(grpc.RpcError) as error:
+                plaintext.GetServerInfo(videogen_service_pb2.GetServerInfoRequest(), timeout=5)
+            self.assertEqual(error.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        finally:
+            self.assertEqual(server.stop(), 0)
 
 
 class RestartTest(unittest.TestCase):
