@@ -111,7 +111,6 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
       manager->live_[job.id()].record = job;
     }
     if (!recovered.empty()) log->info("recovered {} queued job(s)", manager->live_.size());
-    if (metrics != nullptr) metrics->SetQueued(manager->queue_->size());
   }
   manager->engine_thread_ = std::thread([m = manager.get()] { m->EngineLoop(); });
   manager->expiry_thread_ = std::thread([m = manager.get()] { m->ExpiryLoop(); });
@@ -183,7 +182,6 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     result.job = CurrentLocked(live);
     live.reported_position = result.job.queue_position();
     PublishPositionsLocked();
-    if (metrics_ != nullptr) metrics_->SetQueued(queue_->size());
     GetLogger(kServerLogger)
         ->info("job {} queued: model {}, {}x{}x{}, {} steps, budget {}", job.id(),
                normalized.model(), normalized.width(), normalized.height(), normalized.frames(),
@@ -245,7 +243,6 @@ absl::StatusOr<VideoJob> JobManager::Cancel(const std::string& id, CancelCause c
   *cancelled.mutable_finish_time() = ToProto(absl::Now());
   FinishLocked(cancelled);
   PublishPositionsLocked();
-  if (metrics_ != nullptr) metrics_->SetQueued(queue_->size());
   return cancelled;
 }
 
@@ -383,10 +380,6 @@ void JobManager::RunJob(const std::string& id) {
     running_.stage_start = now;
     cancel_requested_ = false;
     PublishPositionsLocked();
-    if (metrics_ != nullptr) {
-      metrics_->SetQueued(queue_->size());
-      metrics_->SetRunning(1);
-    }
   }
   GetLogger(kServerLogger)->info("job {} started", id);
   engine::ResetPeakDeviceMemory(0);
@@ -404,7 +397,6 @@ void JobManager::RunJob(const std::string& id) {
   VideoJob record = live.record;
   const absl::StatusCode cancel_reason = running_.cancel_reason;
   running_ = Running{};
-  if (metrics_ != nullptr) metrics_->SetRunning(0);
   record.set_peak_device_memory_bytes(engine::PeakDeviceMemoryBytes(0));
   if (!output.ok() && interrupt_requested_ && !cancel_requested_) {
     // Draining: back to the queue for the next start.

@@ -32,8 +32,6 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry* 
   VG_ASSIGN_OR_RETURN(metrics->submissions_,
                       registry->AddCounter("videogen_job_submissions_total",
                                            "Job submissions by gRPC status code.", {"code"}));
-  VG_ASSIGN_OR_RETURN(metrics->jobs_, registry->AddGauge("videogen_jobs",
-                                                         "Jobs queued or running now.", {"state"}));
   VG_ASSIGN_OR_RETURN(metrics->finished_,
                       registry->AddCounter("videogen_jobs_finished_total",
                                            "Jobs that reached a terminal state.", {"state"}));
@@ -53,18 +51,12 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry* 
   VG_ASSIGN_OR_RETURN(metrics->device_memory_,
                       registry->AddGauge("videogen_device_memory_peak_bytes",
                                          "Peak device memory of the last finished job.", {}));
-  metrics->SetQueued(0);
-  metrics->SetRunning(0);
   return metrics;
 }
 
 void JobMetrics::Submitted(absl::StatusCode code) {
   submissions_->Add(1, {absl::AsciiStrToLower(absl::StatusCodeToString(code))});
 }
-
-void JobMetrics::SetQueued(int jobs) { jobs_->Set(jobs, {"queued"}); }
-
-void JobMetrics::SetRunning(int jobs) { jobs_->Set(jobs, {"running"}); }
 
 void JobMetrics::Finished(const videogen::v1::VideoJob& job) {
   finished_->Add(1, {Lower(videogen::v1::JobState_Name(job.state()), "JOB_STATE_")});

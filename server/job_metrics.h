@@ -2,7 +2,6 @@
 // MetricsHttpServer):
 //
 //   videogen_job_submissions_total{code}          Submit() results by gRPC status code name.
-//   videogen_jobs{state}                          jobs queued / running now.
 //   videogen_jobs_finished_total{state}           jobs that reached SUCCEEDED, FAILED, CANCELLED.
 //   videogen_job_stage_seconds{stage}             wall time per stage (queued, text_encoding,
 //                                                 denoising, vae_decoding, video_encoding) of
@@ -12,7 +11,8 @@
 //   videogen_job_tokens_computed_ratio            tokens computed / dense tokens of succeeded jobs.
 //   videogen_device_memory_peak_bytes             peak device memory of the last finished job.
 //
-// Thread-safe.
+// The queue depth and the running jobs are callback gauges over the JobManager, registered by
+// main() (videogen_queued_jobs, videogen_running_jobs). Thread-safe.
 #ifndef VIDEOGEN_SERVER_JOB_METRICS_H_
 #define VIDEOGEN_SERVER_JOB_METRICS_H_
 
@@ -32,8 +32,6 @@ class JobMetrics {
   static absl::StatusOr<std::unique_ptr<JobMetrics>> Create(MetricsRegistry* registry);
 
   void Submitted(absl::StatusCode code);
-  void SetQueued(int jobs);
-  void SetRunning(int jobs);
   // A job reached a terminal state.
   void Finished(const videogen::v1::VideoJob& job);
 
@@ -41,7 +39,6 @@ class JobMetrics {
   JobMetrics() = default;
 
   Counter* submissions_ = nullptr;
-  Gauge* jobs_ = nullptr;
   Counter* finished_ = nullptr;
   Histogram* stage_seconds_ = nullptr;
   Histogram* job_seconds_ = nullptr;

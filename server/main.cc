@@ -235,7 +235,13 @@ absl::Status Run() {
                                 job_metrics.get());
     }();
     if (manager.ok()) {
-      service->Attach(manager->get());
+      JobManager* const jobs = manager->get();
+      absl::Status gauges = registry.AddCallbackGauge(
+          "videogen_queued_jobs", "Jobs waiting in the queue.", [jobs] { return jobs->queued(); });
+      gauges.Update(registry.AddCallbackGauge("videogen_running_jobs", "Jobs running now.",
+                                              [jobs] { return jobs->running(); }));
+      if (!gauges.ok()) log->error("metrics: {}", gauges.ToString());
+      service->Attach(jobs);
       health->SetServingStatus(kVideoGenerationService, true);
       log->info("ready: serving {} model(s)", config.models_size());
     } else {
@@ -255,6 +261,8 @@ absl::Status Run() {
   // Calls still open (watchers of queued jobs) are cancelled.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
+  // The metrics' callback gauges read the manager: stop serving them before it goes.
+  if (metrics_server != nullptr) metrics_server->Stop();
   if (!manager.ok()) return manager.status();
   log->info("stopped");
   return absl::OkStatus();

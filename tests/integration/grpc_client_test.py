@@ -332,7 +332,8 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(events[-1].result.state, video_job_pb2.JOB_STATE_SUCCEEDED)
         url = f"http://127.0.0.1:{self.server.metrics_port}/metrics"
         text = urllib.request.urlopen(url, timeout=10).read().decode()
-        for name in ("videogen_jobs", "videogen_jobs_finished_total", "videogen_job_stage_seconds",
+        for name in ("videogen_queued_jobs", "videogen_running_jobs",
+                     "videogen_jobs_finished_total", "videogen_job_stage_seconds",
                      "videogen_job_seconds", "videogen_job_tokens_computed_ratio",
                      "videogen_device_memory_peak_bytes", "videogen_job_submissions_total"):
             self.assertIn(f"# TYPE {name} ", text)

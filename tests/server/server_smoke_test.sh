@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# End to end over loopback: start the real server binary on a free port, call it with the
-# videogen CLI (info, health), stop it with SIGTERM; and check that a bad config is refused.
+# End to end over loopback with the videogen CLI: start the real server binary with the tiny
+# model of tests/golden/wan_tiny, then info, health, generate (with progress) to a file, submit,
+# get, watch, fetch, cancel, jobs (with and without the admin token), error reporting, SIGTERM;
+# a model that cannot load stops the server with a clear error; a bad config is refused.
 set -euo pipefail
 
 server="$1"
 cli="$2"
+model="$PWD/tests/golden/wan_tiny"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && sed 's/^/  server: /' "$tmp/server.log" >&2; exit 1; }
 
-cat > "$tmp/server.textproto" <<'CONFIG'
+echo "smoke-admin" > "$tmp/admin-token"
+cat > "$tmp/server.textproto" <<CONFIG
 listen_address: "127.0.0.1:0"
 metrics_port: 0
-models { name: "tiny-wan" path: "/nonexistent/tiny-wan" }
+data_dir: "$tmp/data"
+admin_token_file: "$tmp/admin-token"
+models { name: "tiny-wan" path: "$model" }
 shutdown_grace_period { seconds: 5 }
 CONFIG
 
@@ -24,20 +30,51 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ -s "$tmp/port" ]] || fail "server did not write its port within 10s"
-address="127.0.0.1:$(cat "$tmp/port")"
+vg=("$cli" --server="127.0.0.1:$(cat "$tmp/port")")
+for _ in $(seq 1 100); do
+  "${vg[@]}" health --service=videogen.v1.VideoGeneration >/dev/null 2>&1 && break
+  sleep 0.1
+done
 
-info=$("$cli" --server="$address" info) || fail "info call failed"
+info=$("${vg[@]}" info) || fail "info call failed"
 echo "$info"
 grep -q "^server   0.1.0 (engine 0.1.0, torch 2.11.0" <<<"$info" || fail "info lacks versions"
 grep -q "^cuda     unavailable, 0 device(s)" <<<"$info" || fail "info should report no CUDA on CPU"
-grep -q "^model    tiny-wan \[default\] (not ready)" <<<"$info" || fail "info lacks the model"
+grep -q "^model    tiny-wan \[default\] (ready)" <<<"$info" || fail "info lacks the ready model"
+"${vg[@]}" health | grep -q "^server: SERVING$" || fail "server not SERVING"
+"${vg[@]}" health --service=videogen.v1.VideoGeneration | grep -q ": SERVING$" ||
+  fail "video service not SERVING once the model is loaded"
 
-"$cli" --server="$address" health | grep -q "^server: SERVING$" || fail "server not SERVING"
-# The video service is not ready (no model loaded): health says so and exits 1.
-if out=$("$cli" --server="$address" health --service=videogen.v1.VideoGeneration); then
-  fail "video service should not be SERVING: $out"
-fi
-grep -q "NOT_SERVING" <<<"$out" || fail "expected NOT_SERVING, got: $out"
+# generate: progress on stderr, the record on stdout, the video in the file.
+"${vg[@]}" generate --prompt="a kite over the sea" --height=32 --width=48 --frames=9 --steps=4 \
+  --budget=0.5 --seed=3 --output="$tmp/kite.mp4" >"$tmp/generate.out" 2>"$tmp/generate.err" ||
+  fail "generate failed: $(cat "$tmp/generate.err")"
+grep -q "^step 4/4 " "$tmp/generate.err" || fail "no progress: $(cat "$tmp/generate.err")"
+grep -q "^stage denoising" "$tmp/generate.err" || fail "no stage events"
+grep -q "^state    succeeded" "$tmp/generate.out" || fail "not succeeded: $(cat "$tmp/generate.out")"
+grep -q "^schedule fallback, budget 0.5" "$tmp/generate.out" || fail "no schedule line"
+[[ "$(head -c 8 "$tmp/kite.mp4" | tail -c 4)" == ftyp ]] || fail "the output is not an MP4"
+
+# submit prints only the id; get, watch and fetch use it.
+id=$("${vg[@]}" submit --prompt="a kite" --height=32 --width=48 --frames=9 --steps=2)
+[[ "$id" =~ ^[0-9a-f]{32}$ ]] || fail "submit printed '$id'"
+"${vg[@]}" watch "$id" >"$tmp/watch.out" 2>/dev/null || fail "watch: job did not succeed"
+"${vg[@]}" get "$id" | grep -q "^state    succeeded" || fail "get does not show the state"
+"${vg[@]}" fetch "$id" --output="$tmp/again.mp4" 2>/dev/null || fail "fetch failed"
+[[ -s "$tmp/again.mp4" ]] || fail "fetch wrote nothing"
+"${vg[@]}" cancel "$id" 2>"$tmp/cancel.err" && fail "cancelling a succeeded job should fail"
+grep -q "already finished" "$tmp/cancel.err" || fail "unclear cancel error: $(cat "$tmp/cancel.err")"
+
+"${vg[@]}" jobs 2>"$tmp/jobs.err" && fail "jobs without the admin token should fail"
+grep -q "authorization" "$tmp/jobs.err" || fail "unclear jobs error: $(cat "$tmp/jobs.err")"
+"${vg[@]}" --admin_token_file="$tmp/admin-token" jobs | grep -q "^$id  succeeded" ||
+  fail "jobs does not list $id"
+
+rc=0; "${vg[@]}" generate --prompt="x" --budget=2 --output="$tmp/x.mp4" 2>"$tmp/bad.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "a refused job should exit 1, got $rc"
+grep -q "budget" "$tmp/bad.err" || fail "the error does not name the field: $(cat "$tmp/bad.err")"
+rc=0; "${vg[@]}" get 2>/dev/null || rc=$?
+[[ $rc -eq 2 ]] || fail "get without an id should be a usage error, got $rc"
 if "$cli" --server="127.0.0.1:1" --timeout_s=2 info 2>"$tmp/unreachable"; then
   fail "info against a closed port should fail"
 fi
@@ -47,6 +84,12 @@ kill -TERM $pid
 rc=0; wait $pid || rc=$?
 [[ $rc -eq 0 ]] || fail "server exited with $rc after SIGTERM"
 grep -q "shutting down" "$tmp/server.log" || fail "no shutdown log line"
+
+# A model that cannot be loaded stops the server with an error naming it.
+sed "s|$model|/nonexistent/tiny-wan|" "$tmp/server.textproto" > "$tmp/missing.textproto"
+if "$server" --config="$tmp/missing.textproto" 2>"$tmp/missing.log"; then fail "missing model accepted"; fi
+grep -q 'model "tiny-wan": cannot read /nonexistent/tiny-wan' "$tmp/missing.log" ||
+  fail "unclear missing-model error: $(cat "$tmp/missing.log")"
 
 echo 'max_queued_jobs: -3' > "$tmp/bad.textproto"
 if "$server" --config="$tmp/bad.textproto" 2>"$tmp/bad.log"; then fail "bad config accepted"; fi
