@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "engine/common/status_macros.h"
-#include "server/config.h"
+#include "server/testing/tiny_model_config.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
 
@@ -26,7 +26,7 @@ using ::videogen::v1::JobEvent;
 using ::videogen::v1::VideoJob;
 using ::videogen::v1::VideoJobSpec;
 
-constexpr char kModel[] = "wan-tiny";
+using testing::kTinyModel;
 
 // Collects the events of a watched job.
 class Recorder final : public JobEventSink {
@@ -64,22 +64,15 @@ class Recorder final : public JobEventSink {
 class JobManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ApplyServerConfigDefaults(config_);
-    auto* model = config_.add_models();
-    model->set_name(kModel);
-    model->set_path(testing::RunfilePath("tests/golden/wan_tiny"));
-    config_.set_default_model(kModel);
-    config_.set_data_dir(absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                                      ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::create_directories(config_.data_dir());
-    ASSERT_OK_AND_ASSIGN(pipeline_, engine::wan::Pipeline::Load(model->path(), at::kFloat,
+    config_ = testing::TinyModelConfig();
+    ASSERT_OK_AND_ASSIGN(pipeline_, engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat,
                                                                 at::kCPU));
   }
 
   absl::StatusOr<std::unique_ptr<JobManager>> NewManager() {
     VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
     std::vector<std::unique_ptr<JobRunner>> runners;
-    runners.push_back(std::make_unique<JobRunner>(kModel, pipeline_.get(), results.get()));
+    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get()));
     return JobManager::Create(config_, std::move(runners), std::move(results), nullptr);
   }
 
@@ -105,7 +98,7 @@ TEST_F(JobManagerTest, RunsAJobWithStagesProgressTimingsAndAStoredMp4) {
   ASSERT_OK_AND_ASSIGN(const JobManager::Submitted submitted, manager->Submit(Spec(3)));
   EXPECT_FALSE(submitted.deduplicated);
   EXPECT_EQ(submitted.job.id().size(), 32u);
-  EXPECT_EQ(submitted.job.spec().model(), kModel);
+  EXPECT_EQ(submitted.job.spec().model(), kTinyModel);
   ASSERT_OK(manager->Watch(submitted.job.id(), recorder).status());
   const std::vector<JobEvent> events = recorder->AwaitResult();
 

@@ -244,9 +244,9 @@ absl::Status JobStore::Update(const VideoJob& job) {
   return Write(job, /*insert=*/false);
 }
 
-absl::Status JobStore::Delete(const std::string& id) {
+absl::Status JobStore::ChangeRow(const char* sql, const std::string& id) {
   absl::MutexLock lock(&mu_);
-  Statement statement(db_, "DELETE FROM jobs WHERE id = ?1");
+  Statement statement(db_, sql);
   if (absl::Status s = statement.Prepared(); !s.ok()) return s;
   statement.Bind(1, id);
   if (absl::Status s = statement.Run(); !s.ok()) return s;
@@ -254,14 +254,12 @@ absl::Status JobStore::Delete(const std::string& id) {
   return absl::OkStatus();
 }
 
+absl::Status JobStore::Delete(const std::string& id) {
+  return ChangeRow("DELETE FROM jobs WHERE id = ?1", id);
+}
+
 absl::Status JobStore::MarkStarted(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  Statement statement(db_, "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1");
-  if (absl::Status s = statement.Prepared(); !s.ok()) return s;
-  statement.Bind(1, id);
-  if (absl::Status s = statement.Run(); !s.ok()) return s;
-  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
-  return absl::OkStatus();
+  return ChangeRow("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1", id);
 }
 
 absl::StatusOr<JobStore::ListResult> JobStore::List(const ListOptions& options) const {

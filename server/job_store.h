@@ -69,6 +69,8 @@ class JobStore {
   explicit JobStore(sqlite3* db) : db_(db) {}
   absl::Status Write(const videogen::v1::VideoJob& job, bool insert)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `sql` (one `?1` parameter, bound to `id`); NOT_FOUND if it changed no row.
+  absl::Status ChangeRow(const char* sql, const std::string& id);
 
   mutable absl::Mutex mu_;
   sqlite3* const db_;

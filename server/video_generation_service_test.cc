@@ -14,7 +14,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "server/config.h"
+#include "server/testing/tiny_model_config.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
 
@@ -27,24 +27,16 @@ using ::videogen::v1::JobEvent;
 using ::videogen::v1::VideoJob;
 using ::videogen::v1::VideoJobSpec;
 
-constexpr char kModel[] = "wan-tiny";
+using testing::kTinyModel;
 constexpr char kAdminToken[] = "s3cret";
 
 class VideoGenerationServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ApplyServerConfigDefaults(config_);
-    auto* model = config_.add_models();
-    model->set_name(kModel);
-    model->set_path(testing::RunfilePath("tests/golden/wan_tiny"));
-    config_.set_default_model(kModel);
+    config_ = testing::TinyModelConfig();
     config_.set_fetch_chunk_bytes(1000);
-    config_.set_data_dir(absl::StrCat(
-        std::getenv("TEST_TMPDIR"), "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::create_directories(config_.data_dir());
     ASSERT_OK_AND_ASSIGN(pipeline_,
-                         engine::wan::Pipeline::Load(model->path(), at::kFloat, at::kCPU));
+                         engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat, at::kCPU));
     ASSERT_OK_AND_ASSIGN(service_, VideoGenerationService::Create(config_, kAdminToken));
     grpc::ServerBuilder builder;
     int port = 0;
@@ -60,7 +52,7 @@ class VideoGenerationServiceTest : public ::testing::Test {
     auto results = ResultStore::Open(config_.data_dir() + "/results");
     ASSERT_OK(results.status());
     std::vector<std::unique_ptr<JobRunner>> runners;
-    runners.push_back(std::make_unique<JobRunner>(kModel, pipeline_.get(), results->get()));
+    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results->get()));
     ASSERT_OK_AND_ASSIGN(manager_, JobManager::Create(config_, std::move(runners),
                                                       *std::move(results), nullptr));
     service_->Attach(manager_.get());
