@@ -87,6 +87,8 @@ void ApplyServerConfigDefaults(ServerConfig& config) {
   }
   if (!config.has_shutdown_grace_period()) config.mutable_shutdown_grace_period()->set_seconds(60);
   if (config.fetch_chunk_bytes() == 0) config.set_fetch_chunk_bytes(1 << 20);
+  if (config.mp4().crf() == 0) config.mutable_mp4()->set_crf(18);
+  if (config.mp4().preset().empty()) config.mutable_mp4()->set_preset("medium");
 }
 
 absl::Status ValidateServerConfig(const ServerConfig& config) {
@@ -118,11 +120,21 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
       {"limits.max_steps", limits.max_steps(), 1, 1000},
       {"limits.max_request_bytes", limits.max_request_bytes(), 1024, 64 << 20},
       {"fetch_chunk_bytes", config.fetch_chunk_bytes(), 4096, 4 << 20},
+      {"mp4.crf", config.mp4().crf(), 1, 51},
   };
   for (const auto& range : ranges) {
     if (absl::Status s = CheckRange(range.field, range.value, range.low, range.high); !s.ok()) {
       return s;
     }
+  }
+  static const absl::flat_hash_set<std::string> kPresets = {
+      "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+      "veryslow"};
+  if (!kPresets.contains(config.mp4().preset())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config field mp4.preset = \"", config.mp4().preset(),
+        "\" is not one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, "
+        "veryslow"));
   }
   absl::flat_hash_set<std::string> names;
   for (const auto& model : config.models()) {
@@ -150,6 +162,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (layout.cfg_parallel_degree() != 0 && layout.cfg_parallel_degree() != 1 &&
       layout.cfg_parallel_degree() != 2) {
     return OutOfRange("engine_layout.cfg_parallel_degree", layout.cfg_parallel_degree(), 1, 2);
+  }
+  if (config.models().empty()) {
+    return absl::InvalidArgumentError("config field models: at least one model is required");
   }
   return absl::OkStatus();
 }

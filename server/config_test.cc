@@ -15,8 +15,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::videogen::testing::StatusIs;
 
-TEST(ServerConfigTest, EmptyConfigGetsTheDocumentedDefaults) {
-  ASSERT_OK_AND_ASSIGN(const auto config, ParseServerConfig(""));
+TEST(ServerConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
+  ASSERT_OK_AND_ASSIGN(const auto config, ParseServerConfig(R"pb(models { name: "m" path: "/m" })pb"));
+  EXPECT_EQ(config.default_model(), "m");
+  EXPECT_EQ(config.mp4().crf(), 18);
+  EXPECT_EQ(config.mp4().preset(), "medium");
   EXPECT_EQ(config.listen_address(), "0.0.0.0:50051");
   EXPECT_EQ(config.metrics_port(), 9090);
   EXPECT_EQ(config.data_dir(), "/var/lib/videogen");
@@ -75,6 +78,9 @@ TEST(ServerConfigTest, RejectsEveryOutOfRangeFieldByName) {
             default_model: "b")pb",
        "default_model"},
       {R"pb(engine_layout { cfg_parallel_degree: 3 })pb", "cfg_parallel_degree"},
+      {R"pb(mp4 { crf: 60 })pb", "mp4.crf"},
+      {R"pb(mp4 { preset: "warp" })pb", "mp4.preset"},
+      {"", "at least one model"},
   };
   for (const BadCase& c : cases) {
     EXPECT_THAT(ParseServerConfig(c.text),
@@ -87,7 +93,7 @@ TEST(ServerConfigTest, LoadReadsTheFileAndNamesItInErrors) {
   const std::string dir = std::getenv("TEST_TMPDIR");
   const std::string good = absl::StrCat(dir, "/good.textproto");
   const std::string bad = absl::StrCat(dir, "/bad.textproto");
-  std::ofstream(good) << "max_queued_jobs: 7\n";
+  std::ofstream(good) << "max_queued_jobs: 7\nmodels { name: \"m\" path: \"/m\" }\n";
   std::ofstream(bad) << "max_queued_jobs: 0.5\n";
   ASSERT_OK_AND_ASSIGN(const auto config, LoadServerConfig(good));
   EXPECT_EQ(config.max_queued_jobs(), 7);

@@ -43,8 +43,8 @@ JobStage ToJobStage(engine::wan::Stage stage) {
 }  // namespace
 
 JobRunner::JobRunner(std::string model, const engine::wan::Pipeline* pipeline,
-                     const ResultStore* results)
-    : model_(std::move(model)), pipeline_(pipeline), results_(results) {}
+                     const ResultStore* results, engine::video::Mp4Options mp4)
+    : model_(std::move(model)), pipeline_(pipeline), results_(results), mp4_(std::move(mp4)) {}
 
 absl::StatusOr<PlannedSchedule> JobRunner::PlanSchedule(const VideoJobSpec& spec) const {
   PlannedSchedule plan;
@@ -109,7 +109,7 @@ absl::StatusOr<videogen::v1::VideoOutput> JobRunner::Run(const std::string& id,
     video.frames = contiguous.size(0);
     video.height = contiguous.size(1);
     video.width = contiguous.size(2);
-    engine::video::Mp4Options options;
+    engine::video::Mp4Options options = mp4_;
     options.fps = spec.fps();
     VG_RETURN_IF_ERROR(engine::video::WriteMp4(video, options, path));
   }

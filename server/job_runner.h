@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/astraea/schedule.h"
+#include "engine/video/mp4_writer.h"
 #include "engine/wan/pipeline.h"
 #include "proto/schedule.pb.h"
 #include "proto/video_job.pb.h"
@@ -53,9 +54,11 @@ class JobRunner {
     std::function<bool()> cancelled;
   };
 
-  // `model` is the configured model name (the schedule key's model id). `pipeline` and
-  // `results` must outlive the runner.
-  JobRunner(std::string model, const engine::wan::Pipeline* pipeline, const ResultStore* results);
+  // `model` is the configured model name (the schedule key's model id); `mp4` the encoder
+  // settings of MP4 results (each job's fps replaces mp4.fps). `pipeline` and `results` must
+  // outlive the runner.
+  JobRunner(std::string model, const engine::wan::Pipeline* pipeline, const ResultStore* results,
+            engine::video::Mp4Options mp4 = {});
 
   // The schedule for a normalised spec. INVALID_ARGUMENT if its budget cannot be met.
   absl::StatusOr<PlannedSchedule> PlanSchedule(const videogen::v1::VideoJobSpec& spec) const;
@@ -80,6 +83,7 @@ class JobRunner {
   const std::string model_;
   const engine::wan::Pipeline* const pipeline_;
   const ResultStore* const results_;
+  const engine::video::Mp4Options mp4_;
 };
 
 }  // namespace videogen::server

@@ -35,6 +35,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/common/runtime_info.h"
 #include "engine/common/version.h"
+#include "engine/video/mp4_writer.h"
 #include "engine/wan/pipeline.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -155,7 +156,10 @@ absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const Result
       return absl::Status(pipeline.status().code(),
                           absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
     }
-    auto runner = std::make_unique<JobRunner>(model.name(), pipeline->get(), results);
+    engine::video::Mp4Options mp4;
+    mp4.crf = config.mp4().crf();
+    mp4.preset = config.mp4().preset();
+    auto runner = std::make_unique<JobRunner>(model.name(), pipeline->get(), results, mp4);
     VG_RETURN_IF_ERROR(runner->WarmUp());
     log->info("model {} loaded from {} on {} and warmed up in {:.1f}s", model.name(), model.path(),
               device.str(), absl::ToDoubleSeconds(absl::Now() - start));
