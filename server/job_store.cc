@@ -1,6 +1,6 @@
 #include "server/job_store.h"
 
-#include <sqlite3.h>
+#include "server/sqlite.h"
 
 #include <cstdint>
 #include <utility>
@@ -15,85 +15,11 @@ namespace {
 
 using ::videogen::v1::JobState;
 using ::videogen::v1::VideoJob;
+using sqlite::Exec;
+using sqlite::Statement;
+using sqlite::Transaction;
 
 constexpr int kSchemaVersion = 1;
-
-absl::Status SqliteError(sqlite3* db, int code, absl::string_view what) {
-  const std::string message = absl::StrCat(
-      "job store: ", what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
-  switch (code & 0xFF) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return absl::UnavailableError(message);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return absl::DataLossError(message);
-    case SQLITE_CANTOPEN:
-      return absl::NotFoundError(message);
-    case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
-// A prepared statement, finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, absl::string_view sql) : db_(db) {
-    status_code_ =
-        sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  absl::Status Prepared() const {
-    return status_code_ == SQLITE_OK ? absl::OkStatus() : SqliteError(db_, status_code_, "prepare");
-  }
-  Statement& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Statement& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& BindBlob(int i, const std::string& v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& BindNull(int i) {
-    sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  // One step: true with a row, false when done.
-  absl::StatusOr<bool> Step() {
-    const int code = sqlite3_step(stmt_);
-    if (code == SQLITE_ROW) return true;
-    if (code == SQLITE_DONE) return false;
-    return SqliteError(db_, code, "step");
-  }
-  absl::Status Run() { return Step().status(); }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  std::string Blob(int column) const {
-    const void* data = sqlite3_column_blob(stmt_, column);
-    return std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, column));
-  }
-  std::string Text(int column) const { return Blob(column); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int status_code_;
-};
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  const int code = sqlite3_exec(db, sql, nullptr, nullptr, &error);
-  sqlite3_free(error);
-  return code == SQLITE_OK ? absl::OkStatus() : SqliteError(db, code, sql);
-}
 
 int64_t Micros(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000 + t.nanos() / 1000;
@@ -110,69 +36,26 @@ bool Terminal(JobState state) {
          state == videogen::v1::JOB_STATE_CANCELLED;
 }
 
-// Runs `body` in one transaction, committed if it succeeds and rolled back otherwise.
-template <typename Body>
-absl::Status Transaction(sqlite3* db, Body body) {
-  if (absl::Status s = Exec(db, "BEGIN IMMEDIATE"); !s.ok()) return s;
-  absl::Status status = body();
-  if (status.ok()) status = Exec(db, "COMMIT");
-  if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
-  return status;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const Options& options) {
-  sqlite3* db = nullptr;
-  const int code =
-      sqlite3_open_v2(options.path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  std::unique_ptr<JobStore> store(new JobStore(db));  // Closes `db` on every error path.
-  if (code != SQLITE_OK) {
-    return SqliteError(db, code, absl::StrCat("opening ", options.path));
-  }
-  sqlite3_busy_timeout(db, 5000);
-  int64_t found = 0;
-  {
-    // Scoped: an unfinished statement would hold a read transaction open.
-    Statement version(db, "PRAGMA user_version");
-    if (absl::Status s = version.Prepared(); !s.ok()) return s;
-    absl::StatusOr<bool> row = version.Step();
-    if (!row.ok()) return row.status();
-    found = version.Int(0);
-  }
-  if (found > kSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job store ", options.path, " has schema version ", found,
-                     "; this server reads up to ", kSchemaVersion));
-  }
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
-    if (absl::Status s = Exec(db, sql); !s.ok()) return s;
-  }
-  if (found == 0) {
-    const absl::Status created = Transaction(db, [&] {
-      for (const char* sql :
-           {"CREATE TABLE jobs (id TEXT PRIMARY KEY, state INTEGER NOT NULL, priority INTEGER "
-            "NOT NULL, create_micros INTEGER NOT NULL, idempotency_key TEXT, expire_micros "
-            "INTEGER, attempts INTEGER NOT NULL DEFAULT 0, record BLOB NOT NULL)",
-            "CREATE UNIQUE INDEX jobs_by_key ON jobs(idempotency_key) WHERE idempotency_key "
-            "IS NOT NULL",
-            "CREATE INDEX jobs_by_state ON jobs(state, priority, create_micros)",
-            "PRAGMA user_version = 1"}) {
-        if (absl::Status s = Exec(db, sql); !s.ok()) return s;
-      }
-      return absl::OkStatus();
-    });
-    if (!created.ok()) return created;
-  }
-  return store;
+  absl::StatusOr<sqlite::Database> db = sqlite::Open(
+      options.path, "job store", kSchemaVersion,
+      {"CREATE TABLE jobs (id TEXT PRIMARY KEY, state INTEGER NOT NULL, priority INTEGER "
+       "NOT NULL, create_micros INTEGER NOT NULL, idempotency_key TEXT, expire_micros "
+       "INTEGER, attempts INTEGER NOT NULL DEFAULT 0, record BLOB NOT NULL)",
+       "CREATE UNIQUE INDEX jobs_by_key ON jobs(idempotency_key) WHERE idempotency_key "
+       "IS NOT NULL",
+       "CREATE INDEX jobs_by_state ON jobs(state, priority, create_micros)"});
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<JobStore>(new JobStore(*std::move(db)));
 }
 
-JobStore::~JobStore() { sqlite3_close_v2(db_); }
+
 
 absl::Status JobStore::Write(const VideoJob& job, bool insert) {
   Statement statement(
-      db_, insert ? "INSERT INTO jobs (state, priority, create_micros, idempotency_key, "
+      db_.get(), insert ? "INSERT INTO jobs (state, priority, create_micros, idempotency_key, "
                     "expire_micros, record, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                   : "UPDATE jobs SET state = ?1, priority = ?2, create_micros = ?3, "
                     "idempotency_key = ?4, expire_micros = ?5, record = ?6 WHERE id = ?7");
@@ -190,7 +73,7 @@ absl::Status JobStore::Write(const VideoJob& job, bool insert) {
   }
   statement.BindBlob(6, job.SerializeAsString()).Bind(7, job.id());
   if (absl::Status s = statement.Run(); !s.ok()) return s;
-  if (!insert && sqlite3_changes(db_) == 0) {
+  if (!insert && sqlite3_changes(db_.get()) == 0) {
     return absl::NotFoundError(absl::StrCat("job ", job.id(), " not found"));
   }
   return absl::OkStatus();
@@ -201,8 +84,8 @@ absl::StatusOr<VideoJob> JobStore::Create(const VideoJob& job, bool* deduplicate
   absl::MutexLock lock(&mu_);
   if (deduplicated != nullptr) *deduplicated = false;
   VideoJob result = job;
-  const absl::Status status = Transaction(db_, [&]() -> absl::Status {
-    Statement existing(db_,
+  const absl::Status status = Transaction(db_.get(), [&]() -> absl::Status {
+    Statement existing(db_.get(),
                        "SELECT id, record, idempotency_key FROM jobs WHERE id = ?1 OR "
                        "(idempotency_key IS NOT NULL AND idempotency_key = ?2)");
     if (absl::Status s = existing.Prepared(); !s.ok()) return s;
@@ -230,7 +113,7 @@ absl::StatusOr<VideoJob> JobStore::Create(const VideoJob& job, bool* deduplicate
 
 absl::StatusOr<VideoJob> JobStore::Get(const std::string& id) const {
   absl::MutexLock lock(&mu_);
-  Statement statement(db_, "SELECT record FROM jobs WHERE id = ?1");
+  Statement statement(db_.get(), "SELECT record FROM jobs WHERE id = ?1");
   if (absl::Status s = statement.Prepared(); !s.ok()) return s;
   statement.Bind(1, id);
   absl::StatusOr<bool> row = statement.Step();
@@ -246,11 +129,11 @@ absl::Status JobStore::Update(const VideoJob& job) {
 
 absl::Status JobStore::ChangeRow(const char* sql, const std::string& id) {
   absl::MutexLock lock(&mu_);
-  Statement statement(db_, sql);
+  Statement statement(db_.get(), sql);
   if (absl::Status s = statement.Prepared(); !s.ok()) return s;
   statement.Bind(1, id);
   if (absl::Status s = statement.Run(); !s.ok()) return s;
-  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  if (sqlite3_changes(db_.get()) == 0) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
   return absl::OkStatus();
 }
 
@@ -286,7 +169,7 @@ absl::StatusOr<JobStore::ListResult> JobStore::List(const ListOptions& options) 
   }
   absl::StrAppend(&sql, " ORDER BY create_micros DESC, rowid DESC LIMIT ?3");
   absl::MutexLock lock(&mu_);
-  Statement statement(db_, sql);
+  Statement statement(db_.get(), sql);
   if (absl::Status s = statement.Prepared(); !s.ok()) return s;
   statement.Bind(1, after_micros).Bind(2, after_row).Bind(3, options.page_size + 1);
   for (size_t i = 0; i < options.states.size(); ++i)
@@ -312,8 +195,8 @@ absl::StatusOr<JobStore::ListResult> JobStore::List(const ListOptions& options) 
 absl::StatusOr<std::vector<VideoJob>> JobStore::Recover(int max_attempts) {
   absl::MutexLock lock(&mu_);
   std::vector<VideoJob> queued;
-  const absl::Status status = Transaction(db_, [&]() -> absl::Status {
-    Statement running(db_, "SELECT record, attempts FROM jobs WHERE state = ?1");
+  const absl::Status status = Transaction(db_.get(), [&]() -> absl::Status {
+    Statement running(db_.get(), "SELECT record, attempts FROM jobs WHERE state = ?1");
     if (absl::Status s = running.Prepared(); !s.ok()) return s;
     running.Bind(1, videogen::v1::JOB_STATE_RUNNING);
     std::vector<VideoJob> interrupted;
@@ -337,7 +220,7 @@ absl::StatusOr<std::vector<VideoJob>> JobStore::Recover(int max_attempts) {
     for (const VideoJob& job : interrupted) {
       if (absl::Status s = Write(job, /*insert=*/false); !s.ok()) return s;
     }
-    Statement waiting(db_,
+    Statement waiting(db_.get(),
                       "SELECT record FROM jobs WHERE state = ?1 "
                       "ORDER BY priority DESC, create_micros ASC, rowid ASC");
     if (absl::Status s = waiting.Prepared(); !s.ok()) return s;
@@ -358,8 +241,8 @@ absl::StatusOr<std::vector<VideoJob>> JobStore::Recover(int max_attempts) {
 absl::StatusOr<std::vector<std::string>> JobStore::ExpireBefore(absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> expired;
-  const absl::Status status = Transaction(db_, [&]() -> absl::Status {
-    Statement select(db_, "SELECT id, state FROM jobs WHERE expire_micros < ?1");
+  const absl::Status status = Transaction(db_.get(), [&]() -> absl::Status {
+    Statement select(db_.get(), "SELECT id, state FROM jobs WHERE expire_micros < ?1");
     if (absl::Status s = select.Prepared(); !s.ok()) return s;
     select.Bind(1, absl::ToUnixMicros(now));
     while (true) {
@@ -369,7 +252,7 @@ absl::StatusOr<std::vector<std::string>> JobStore::ExpireBefore(absl::Time now) 
       if (Terminal(static_cast<JobState>(select.Int(1)))) expired.push_back(select.Text(0));
     }
     for (const std::string& id : expired) {
-      Statement remove(db_, "DELETE FROM jobs WHERE id = ?1");
+      Statement remove(db_.get(), "DELETE FROM jobs WHERE id = ?1");
       if (absl::Status s = remove.Prepared(); !s.ok()) return s;
       remove.Bind(1, id);
       if (absl::Status s = remove.Run(); !s.ok()) return s;

@@ -16,8 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/video_job.pb.h"
-
-struct sqlite3;
+#include "server/sqlite.h"
 
 namespace videogen::server {
 
@@ -39,7 +38,6 @@ class JobStore {
   // Opens (creating if needed) the database. NOT_FOUND if it cannot be opened; FAILED_PRECONDITION
   // for a database written by a newer schema; DATA_LOSS if it is not a database.
   static absl::StatusOr<std::unique_ptr<JobStore>> Open(const Options& options);
-  ~JobStore();
 
   // Stores a new job (its `id` must be set). ALREADY_EXISTS if the id exists. If the spec has an
   // idempotency key that a stored job already has: returns that stored job when its spec is
@@ -66,14 +64,14 @@ class JobStore {
   absl::StatusOr<std::vector<std::string>> ExpireBefore(absl::Time now);
 
  private:
-  explicit JobStore(sqlite3* db) : db_(db) {}
+  explicit JobStore(sqlite::Database db) : db_(std::move(db)) {}
   absl::Status Write(const videogen::v1::VideoJob& job, bool insert)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `sql` (one `?1` parameter, bound to `id`); NOT_FOUND if it changed no row.
   absl::Status ChangeRow(const char* sql, const std::string& id);
 
   mutable absl::Mutex mu_;
-  sqlite3* const db_;
+  const sqlite::Database db_;
 };
 
 }  // namespace videogen::server
