@@ -38,8 +38,10 @@ TEST(GenerationGpuTest, Wan13BConfigurationThroughTheGrpcApi) {
   ASSERT_OK_AND_ASSIGN(auto pipeline,
                        engine::wan::testing::RandomWan21Pipeline1p3B(at::Device(at::kCUDA, 0)));
   ASSERT_OK_AND_ASSIGN(auto results, ResultStore::Open(config.data_dir() + "/results"));
+  ASSERT_OK_AND_ASSIGN(auto registry, ScheduleRegistry::Open(config.data_dir() + "/schedules.db"));
   std::vector<std::unique_ptr<JobRunner>> runners;
-  runners.push_back(std::make_unique<JobRunner>(kModel, pipeline.get(), results.get()));
+  runners.push_back(
+      std::make_unique<JobRunner>(kModel, pipeline.get(), results.get(), registry.get()));
   ASSERT_OK(runners.back()->WarmUp());
   ASSERT_OK_AND_ASSIGN(auto manager,
                        JobManager::Create(config, std::move(runners), std::move(results), nullptr));

@@ -67,12 +67,14 @@ class JobManagerTest : public ::testing::Test {
     config_ = testing::TinyModelConfig();
     ASSERT_OK_AND_ASSIGN(pipeline_, engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat,
                                                                 at::kCPU));
+    ASSERT_OK_AND_ASSIGN(registry_, ScheduleRegistry::Open(config_.data_dir() + "/schedules.db"));
   }
 
   absl::StatusOr<std::unique_ptr<JobManager>> NewManager() {
     VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
     std::vector<std::unique_ptr<JobRunner>> runners;
-    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get()));
+    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get(),
+                                                   registry_.get()));
     return JobManager::Create(config_, std::move(runners), std::move(results), nullptr);
   }
 
@@ -90,6 +92,7 @@ class JobManagerTest : public ::testing::Test {
 
   videogen::v1::ServerConfig config_;
   std::unique_ptr<engine::wan::Pipeline> pipeline_;
+  std::unique_ptr<ScheduleRegistry> registry_;
 };
 
 TEST_F(JobManagerTest, RunsAJobWithStagesProgressTimingsAndAStoredMp4) {
@@ -161,6 +164,34 @@ TEST_F(JobManagerTest, ABudgetRunsTheFallbackScheduleAndComputesFewerTokens) {
   // A budget the dense first and last steps alone exceed is refused at admission.
   EXPECT_THAT(manager->Submit(Spec(3, 0.1f)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("budget")));
+}
+
+TEST_F(JobManagerTest, AJobRunsTheRegistrysSearchedScheduleAndNamesIt) {
+  videogen::v1::Schedule searched;
+  auto* key = searched.mutable_key();
+  key->set_model_id(kTinyModel);
+  key->set_height(32);
+  key->set_width(48);
+  key->set_frames(9);
+  key->set_steps(4);
+  searched.set_budget(0.5f);
+  for (const float theta : {1.0f, 0.2f, 0.0f, 0.8f}) searched.add_thetas(theta);
+  searched.set_searched(true);
+  searched.mutable_provenance()->set_fitness_mse(0.01);
+  ASSERT_OK_AND_ASSIGN(const videogen::v1::Schedule stored, registry_->Put(searched));
+  ASSERT_OK_AND_ASSIGN(auto manager, NewManager());
+  auto recorder = std::make_shared<Recorder>();
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted submitted, manager->Submit(Spec(4, 0.6f)));
+  ASSERT_OK(manager->Watch(submitted.job.id(), recorder).status());
+  const VideoJob job = recorder->AwaitResult().back().result();
+  ASSERT_EQ(job.state(), videogen::v1::JOB_STATE_SUCCEEDED) << job.error_message();
+  EXPECT_EQ(job.schedule().schedule_id(), stored.id());
+  EXPECT_EQ(job.schedule().version(), 1);
+  EXPECT_EQ(job.schedule().match(), videogen::v1::SCHEDULE_MATCH_EXACT_KEY);
+  EXPECT_TRUE(job.schedule().searched());
+  EXPECT_DOUBLE_EQ(job.schedule().fitness_mse(), 0.01);
+  // The schedule's tokens: (1 + 0.2 + 0 + 0.8) / 4 of dense.
+  EXPECT_EQ(job.tokens_computed() * 2, job.dense_tokens());
 }
 
 TEST_F(JobManagerTest, CancelsQueuedAndRunningJobs) {

@@ -4,7 +4,6 @@
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
-#include "engine/astraea/cost_model.h"
 #include "engine/common/status_macros.h"
 #include "engine/video/mp4_writer.h"
 
@@ -43,40 +42,38 @@ JobStage ToJobStage(engine::wan::Stage stage) {
 }  // namespace
 
 JobRunner::JobRunner(std::string model, const engine::wan::Pipeline* pipeline,
-                     const ResultStore* results, engine::video::Mp4Options mp4)
-    : model_(std::move(model)), pipeline_(pipeline), results_(results), mp4_(std::move(mp4)) {}
+                     const ResultStore* results, const ScheduleRegistry* registry,
+                     engine::video::Mp4Options mp4)
+    : model_(std::move(model)),
+      pipeline_(pipeline),
+      results_(results),
+      registry_(registry),
+      mp4_(std::move(mp4)) {}
 
 absl::StatusOr<PlannedSchedule> JobRunner::PlanSchedule(const VideoJobSpec& spec) const {
+  videogen::v1::ScheduleKey key;
+  key.set_model_id(model_);
+  key.set_height(spec.height());
+  key.set_width(spec.width());
+  key.set_frames(spec.frames());
+  key.set_steps(spec.steps());
+  VG_ASSIGN_OR_RETURN(const ScheduleRegistry::LookupResult found,
+                      registry_->Lookup(key, spec.budget()));
+  const videogen::v1::Schedule& schedule = found.schedule;
   PlannedSchedule plan;
   videogen::v1::ScheduleRef& ref = plan.ref;
-  ref.mutable_key()->set_model_id(model_);
-  ref.mutable_key()->set_height(spec.height());
-  ref.mutable_key()->set_width(spec.width());
-  ref.mutable_key()->set_frames(spec.frames());
-  ref.mutable_key()->set_steps(spec.steps());
-  ref.set_match(videogen::v1::SCHEDULE_MATCH_FALLBACK);
-  ref.set_searched(false);
-  if (spec.budget() >= 1.0f) {
-    ref.set_budget(1.0f);
-    ref.set_predicted_speedup(1.0f);
-    return plan;
-  }
-  // One dense step at each end, as the registry's fallback; a budget too small for them (or a
-  // 1-step job) cannot be met and is refused rather than silently exceeded.
-  const int dense_ends = spec.steps() >= 2 ? 1 : 0;
-  absl::StatusOr<engine::astraea::BudgetSchedule> schedule =
-      engine::astraea::BudgetSchedule::WithMeanBudget(spec.steps(), spec.budget(), dense_ends,
-                                                      dense_ends);
-  if (!schedule.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("budget = ", spec.budget(), " cannot be met with ", spec.steps(),
-                     " steps: ", schedule.status().message()));
-  }
-  VG_ASSIGN_OR_RETURN(const auto cost,
-                      engine::astraea::StepCostModel::FromFractions(1.0, kFixedStepFraction));
-  ref.set_budget(static_cast<float>(schedule->MeanBudget()));
-  ref.set_predicted_speedup(static_cast<float>(cost.PredictedSpeedup(*schedule)));
-  plan.schedule = *std::move(schedule);
+  ref.set_schedule_id(schedule.id());
+  ref.set_version(schedule.version());
+  *ref.mutable_key() = schedule.key();
+  ref.set_budget(schedule.budget());
+  ref.set_searched(schedule.searched());
+  ref.set_match(found.match);
+  ref.set_predicted_speedup(schedule.predicted_speedup());
+  ref.set_fitness_mse(schedule.provenance().fitness_mse());
+  ref.set_psnr_db(schedule.provenance().psnr_db());
+  VG_ASSIGN_OR_RETURN(engine::astraea::BudgetSchedule budget_schedule, ToBudgetSchedule(schedule));
+  // A dense schedule runs the dense model itself (bit-identical, and without ASTRAEA's state).
+  if (budget_schedule.MeanBudget() < 1.0) plan.schedule = std::move(budget_schedule);
   return plan;
 }
 

@@ -2,12 +2,9 @@
 // token schedule its budget asks for, reports the stages and denoising progress, and stores the
 // encoded result in the results directory.
 //
-// Schedules: until the schedule registry serves searched schedules, a budget b < 1 runs the
-// registry's fallback (`SCHEDULE_MATCH_FALLBACK`, proto/schedule.proto): θ = 1 at the first and
-// last steps and the grid levels around the needed mean between them
-// (astraea::BudgetSchedule::WithMeanBudget); b = 1 runs the dense model. The recorded predicted
-// speedup comes from the analytic step-cost model (astraea::StepCostModel::FromFractions) with
-// kFixedStepFraction.
+// Schedules come from the schedule registry (ScheduleRegistry::Lookup: the best searched
+// schedule for the job's key within its budget, else one of the nearest key, else the fallback);
+// the job keeps the schedule it started with even if the registry changes.
 //
 // Thread-safe: Run() and WarmUp() may be called concurrently; the pipeline is immutable.
 #ifndef VIDEOGEN_SERVER_JOB_RUNNER_H_
@@ -26,6 +23,7 @@
 #include "proto/schedule.pb.h"
 #include "proto/video_job.pb.h"
 #include "server/result_store.h"
+#include "server/schedule_registry.h"
 
 namespace videogen::server {
 
@@ -38,12 +36,6 @@ struct PlannedSchedule {
 
 class JobRunner {
  public:
-  // Fraction of a dense step that does not shrink with θ (norms, modulation, K/V projections),
-  // fitted to the H100 step-time table of Wan2.1-1.3B at 480p
-  // (bench/results/2026-11-23_h100_cost_model_wan13b_480p_33f.json: the levels 1 to 10 lie on
-  // a line whose intercept is 0.12 of the dense step).
-  static constexpr double kFixedStepFraction = 0.12;
-
   struct Callbacks {
     // As each stage starts (text encoding, denoising, VAE decoding, video encoding).
     std::function<void(videogen::v1::JobStage)> on_stage;
@@ -55,12 +47,13 @@ class JobRunner {
   };
 
   // `model` is the configured model name (the schedule key's model id); `mp4` the encoder
-  // settings of MP4 results (each job's fps replaces mp4.fps). `pipeline` and `results` must
-  // outlive the runner.
+  // settings of MP4 results (each job's fps replaces mp4.fps). `pipeline`, `results` and
+  // `registry` must outlive the runner.
   JobRunner(std::string model, const engine::wan::Pipeline* pipeline, const ResultStore* results,
-            engine::video::Mp4Options mp4 = {});
+            const ScheduleRegistry* registry, engine::video::Mp4Options mp4 = {});
 
-  // The schedule for a normalised spec. INVALID_ARGUMENT if its budget cannot be met.
+  // The schedule for a normalised spec, from the registry. Its errors (INVALID_ARGUMENT if the
+  // budget cannot be met, DATA_LOSS for a corrupted stored schedule).
   absl::StatusOr<PlannedSchedule> PlanSchedule(const videogen::v1::VideoJobSpec& spec) const;
 
   // Runs job `id` (a normalised spec) with `plan` and stores its result (ResultStore::PathOf).
@@ -83,6 +76,7 @@ class JobRunner {
   const std::string model_;
   const engine::wan::Pipeline* const pipeline_;
   const ResultStore* const results_;
+  const ScheduleRegistry* const registry_;
   const engine::video::Mp4Options mp4_;
 };
 

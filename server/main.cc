@@ -3,12 +3,13 @@
 //   videogen_server --config=/etc/videogen/server.textproto [--listen_address=HOST:PORT]
 //                   [--data_dir=DIR] [--metrics_port=N] [--log_level=LEVEL] [--port_file=PATH]
 //
-// Serves videogen.v1.VideoGeneration, gRPC health checking, server reflection and Prometheus
-// metrics. Start-up: the gRPC port serves at once (health: the server SERVING, the video service
-// NOT_SERVING); the configured models load on the first CUDA device (bfloat16) or the CPU
-// (float32), each runs a warm-up generation, then the video service turns SERVING.
-// On SIGTERM or SIGINT: NOT_SERVING, no new jobs, the running job gets the configured grace period
-// to finish (else it is re-queued for the next start), open calls are cancelled, exit 0.
+// Serves videogen.v1.VideoGeneration, videogen.v1.ScheduleRegistry, gRPC health checking,
+// server reflection and Prometheus metrics. Start-up: the gRPC port serves at once (health: the
+// server SERVING, the video service NOT_SERVING); the configured models load on the first CUDA
+// device (bfloat16) or the CPU (float32), each runs a warm-up generation, then the video service
+// turns SERVING. On SIGTERM or SIGINT: NOT_SERVING, no new jobs, the running job gets the
+// configured grace period to finish (else it is re-queued for the next start), open calls are
+// cancelled, exit 0.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -47,6 +48,8 @@
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/result_store.h"
+#include "server/schedule_registry.h"
+#include "server/schedule_registry_service.h"
 #include "server/video_generation_service.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -88,6 +91,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     config.set_listen_address(address);
   }
   if (const std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
+    // A registry path derived from the old data_dir follows the new one.
+    if (config.schedule_registry_path() == config.data_dir() + "/schedules.db") {
+      config.set_schedule_registry_path(dir + "/schedules.db");
+    }
     config.set_data_dir(dir);
   }
   if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) config.set_metrics_port(port);
@@ -142,7 +149,8 @@ struct LoadedModels {
   std::vector<std::unique_ptr<JobRunner>> runners;
 };
 
-absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const ResultStore* results) {
+absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const ResultStore* results,
+                                        const ScheduleRegistry* registry) {
   VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
   const at::Device device = runtime.cuda_available ? at::Device(at::kCUDA, 0) : at::kCPU;
   const c10::ScalarType dtype = runtime.cuda_available ? at::kBFloat16 : at::kFloat;
@@ -159,7 +167,8 @@ absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const Result
     engine::video::Mp4Options mp4;
     mp4.crf = config.mp4().crf();
     mp4.preset = config.mp4().preset();
-    auto runner = std::make_unique<JobRunner>(model.name(), pipeline->get(), results, mp4);
+    auto runner =
+        std::make_unique<JobRunner>(model.name(), pipeline->get(), results, registry, mp4);
     VG_RETURN_IF_ERROR(runner->WarmUp());
     log->info("model {} loaded from {} on {} and warmed up in {:.1f}s", model.name(), model.path(),
               device.str(), absl::ToDoubleSeconds(absl::Now() - start));
@@ -185,7 +194,16 @@ absl::Status Run() {
   auto log = GetLogger(kServerLogger);
 
   VG_ASSIGN_OR_RETURN(const std::string admin_token, AdminToken(config));
+  std::error_code error;
+  std::filesystem::create_directories(config.data_dir(), error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", error.message()));
+  }
+  VG_ASSIGN_OR_RETURN(const auto registry,
+                      ScheduleRegistry::Open(config.schedule_registry_path()));
   VG_ASSIGN_OR_RETURN(auto service, VideoGenerationService::Create(config, admin_token));
+  ScheduleRegistryService registry_service(config, registry.get(), admin_token);
   VG_ASSIGN_OR_RETURN(auto credentials, Credentials(config));
   const std::string& address = config.listen_address();
   const std::string host = address.substr(0, address.rfind(':'));
@@ -205,6 +223,7 @@ absl::Status Run() {
   builder.AddListeningPort(address, credentials, &port);
   builder.SetMaxReceiveMessageSize(config.limits().max_request_bytes());
   builder.RegisterService(service.get());
+  builder.RegisterService(&registry_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
@@ -226,14 +245,9 @@ absl::Status Run() {
   absl::StatusOr<std::unique_ptr<JobManager>> manager;
   std::thread loader([&] {
     manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
-      std::error_code error;
-      std::filesystem::create_directories(config.data_dir(), error);
-      if (error) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", error.message()));
-      }
       VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
-      VG_ASSIGN_OR_RETURN(LoadedModels loaded, LoadModels(config, results.get()));
+      VG_ASSIGN_OR_RETURN(LoadedModels loaded,
+                          LoadModels(config, results.get(), registry.get()));
       models = std::make_unique<LoadedModels>(std::move(loaded));
       return JobManager::Create(config, std::move(models->runners), std::move(results),
                                 job_metrics.get());

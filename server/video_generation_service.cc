@@ -9,6 +9,7 @@
 #include "engine/common/runtime_info.h"
 #include "engine/common/status_macros.h"
 #include "engine/common/version.h"
+#include "server/admin_auth.h"
 #include "server/grpc_status.h"
 
 namespace videogen::server {
@@ -259,28 +260,6 @@ absl::StatusOr<JobManager*> VideoGenerationService::Manager() const {
   return manager_;
 }
 
-absl::Status VideoGenerationService::Authorize(const grpc::CallbackServerContext& context) const {
-  if (admin_token_.empty()) {
-    return absl::PermissionDeniedError(
-        "admin RPCs are disabled on this server (no admin_token_file configured)");
-  }
-  const auto& metadata = context.client_metadata();
-  const auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "this admin RPC needs the metadata \"authorization: Bearer <token>\"");
-  }
-  const std::string value(it->second.data(), it->second.size());
-  const std::string expected = "Bearer " + admin_token_;
-  // Compare in time independent of where the strings differ.
-  unsigned char difference = value.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < value.size() && i < expected.size(); ++i) {
-    difference |= static_cast<unsigned char>(value[i] ^ expected[i]);
-  }
-  if (difference != 0) return absl::PermissionDeniedError("wrong admin token");
-  return absl::OkStatus();
-}
-
 grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::Generate(
     grpc::CallbackServerContext* context, const videogen::v1::GenerateRequest* request) {
   absl::StatusOr<JobManager*> manager = Manager();
@@ -356,7 +335,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::ListJobs(
     grpc::CallbackServerContext* context, const videogen::v1::ListJobsRequest* request,
     videogen::v1::ListJobsResponse* response) {
   absl::Status status = [&]() -> absl::Status {
-    VG_RETURN_IF_ERROR(Authorize(*context));
+    VG_RETURN_IF_ERROR(AuthorizeAdmin(*context, admin_token_));
     VG_ASSIGN_OR_RETURN(JobManager * manager, Manager());
     JobStore::ListOptions options;
     if (request->page_size() != 0) options.page_size = request->page_size();

@@ -66,8 +66,6 @@ class VideoGenerationService final : public videogen::v1::VideoGeneration::Callb
 
   // The manager, or UNAVAILABLE before Attach().
   absl::StatusOr<JobManager*> Manager() const;
-  // OK if the call carries the admin token.
-  absl::Status Authorize(const grpc::CallbackServerContext& context) const;
 
   const std::string admin_token_;
   const int fetch_chunk_bytes_;

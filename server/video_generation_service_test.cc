@@ -37,6 +37,7 @@ class VideoGenerationServiceTest : public ::testing::Test {
     config_.set_fetch_chunk_bytes(1000);
     ASSERT_OK_AND_ASSIGN(pipeline_,
                          engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat, at::kCPU));
+    ASSERT_OK_AND_ASSIGN(registry_, ScheduleRegistry::Open(config_.data_dir() + "/schedules.db"));
     ASSERT_OK_AND_ASSIGN(service_, VideoGenerationService::Create(config_, kAdminToken));
     grpc::ServerBuilder builder;
     int port = 0;
@@ -52,7 +53,8 @@ class VideoGenerationServiceTest : public ::testing::Test {
     auto results = ResultStore::Open(config_.data_dir() + "/results");
     ASSERT_OK(results.status());
     std::vector<std::unique_ptr<JobRunner>> runners;
-    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results->get()));
+    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results->get(),
+                                                   registry_.get()));
     ASSERT_OK_AND_ASSIGN(manager_, JobManager::Create(config_, std::move(runners),
                                                       *std::move(results), nullptr));
     service_->Attach(manager_.get());
@@ -111,6 +113,7 @@ class VideoGenerationServiceTest : public ::testing::Test {
 
   videogen::v1::ServerConfig config_;
   std::unique_ptr<engine::wan::Pipeline> pipeline_;
+  std::unique_ptr<ScheduleRegistry> registry_;
   std::unique_ptr<VideoGenerationService> service_;
   std::unique_ptr<JobManager> manager_;
   std::unique_ptr<grpc::Server> server_;
