@@ -200,10 +200,10 @@ absl::Status Run() {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", error.message()));
   }
-  VG_ASSIGN_OR_RETURN(const auto registry,
+  VG_ASSIGN_OR_RETURN(const auto schedules,
                       ScheduleRegistry::Open(config.schedule_registry_path()));
   VG_ASSIGN_OR_RETURN(auto service, VideoGenerationService::Create(config, admin_token));
-  ScheduleRegistryService registry_service(config, registry.get(), admin_token);
+  ScheduleRegistryService schedule_service(config, schedules.get(), admin_token);
   VG_ASSIGN_OR_RETURN(auto credentials, Credentials(config));
   const std::string& address = config.listen_address();
   const std::string host = address.substr(0, address.rfind(':'));
@@ -223,7 +223,7 @@ absl::Status Run() {
   builder.AddListeningPort(address, credentials, &port);
   builder.SetMaxReceiveMessageSize(config.limits().max_request_bytes());
   builder.RegisterService(service.get());
-  builder.RegisterService(&registry_service);
+  builder.RegisterService(&schedule_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
@@ -247,7 +247,7 @@ absl::Status Run() {
     manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
       VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
       VG_ASSIGN_OR_RETURN(LoadedModels loaded,
-                          LoadModels(config, results.get(), registry.get()));
+                          LoadModels(config, results.get(), schedules.get()));
       models = std::make_unique<LoadedModels>(std::move(loaded));
       return JobManager::Create(config, std::move(models->runners), std::move(results),
                                 job_metrics.get());

@@ -2,7 +2,8 @@
 //
 //   videogen [--server=HOST:PORT] [--timeout_s=N] [--admin_token_file=PATH] COMMAND [JOB_ID]
 //
-// Commands: info, health, generate, submit, get, watch, cancel, fetch, jobs (see kUsage).
+// Commands: info, health, generate, submit, get, watch, cancel, fetch, jobs, schedules (see
+// kUsage).
 // Exit status: 0 success, 1 the server answered with an error, could not be reached, or the job
 // did not succeed (the reason is printed), 2 bad usage, 130 interrupted (Ctrl-C cancels the
 // generate call, and with it the job). `health` exits 0 only if the service is SERVING.
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -28,6 +30,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/grpc_health_v1.grpc.pb.h"
@@ -62,6 +65,7 @@ ABSL_FLAG(std::string, state, "",
           "jobs: only these states, comma-separated (queued,running,succeeded,failed,cancelled).");
 ABSL_FLAG(int, page_size, 20, "jobs: jobs per page.");
 ABSL_FLAG(bool, all_pages, false, "jobs: list every page, not only the first.");
+ABSL_FLAG(int64_t, version, 0, "schedules get: the version (default: the latest).");
 
 namespace videogen::cli {
 namespace {
@@ -82,6 +86,12 @@ constexpr char kUsage[] =
     "                        download a finished job's video\n"
     "  jobs [--state=S,...] [--page_size=N] [--all_pages]\n"
     "                        list jobs (admin)\n"
+    "  schedules list [--model --height --width --frames --steps]\n"
+    "  schedules get ID [--version=N]\n"
+    "  schedules lookup --model --height --width --frames --steps [--budget]\n"
+    "  schedules export          print every schedule as JSON\n"
+    "  schedules import FILE     store the schedules of an export (admin)\n"
+    "  schedules delete ID       delete a schedule, all versions (admin)\n"
     "Spec flags: --negative_prompt --model --height --width --frames --fps --steps\n"
     "  --guidance_scale --seed --budget --priority --format=mp4|raw --idempotency_key\n";
 
@@ -407,6 +417,129 @@ int Jobs(videogen::v1::VideoGeneration::Stub& stub) {
   return 0;
 }
 
+videogen::v1::ScheduleKey KeyFromFlags() {
+  videogen::v1::ScheduleKey key;
+  key.set_model_id(absl::GetFlag(FLAGS_model));
+  key.set_height(absl::GetFlag(FLAGS_height));
+  key.set_width(absl::GetFlag(FLAGS_width));
+  key.set_frames(absl::GetFlag(FLAGS_frames));
+  key.set_steps(absl::GetFlag(FLAGS_steps));
+  return key;
+}
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return;
+  std::fputs(json.c_str(), stdout);
+}
+
+// `schedules SUBCOMMAND [ARG]`.
+int Schedules(const std::shared_ptr<grpc::Channel>& channel, const std::vector<char*>& args) {
+  auto stub = videogen::v1::ScheduleRegistry::NewStub(channel);
+  const std::string sub = args.size() > 2 ? args[2] : "";
+  const bool takes_arg = sub == "get" || sub == "import" || sub == "delete";
+  if (args.size() != (takes_arg ? 4u : 3u)) {
+    return Fail(absl::InvalidArgumentError(
+        "usage: schedules list|get ID|lookup|export|import FILE|delete ID"));
+  }
+  const std::string arg = takes_arg ? args[3] : "";
+  if (sub == "list" || sub == "export") {
+    videogen::v1::ListSchedulesRequest request;
+    request.set_page_size(1000);
+    if (sub == "list") *request.mutable_key() = KeyFromFlags();
+    videogen::v1::ListSchedulesResponse all;
+    do {
+      videogen::v1::ListSchedulesResponse page;
+      if (const grpc::Status status = stub->ListSchedules(Context().get(), request, &page);
+          !status.ok()) {
+        return Fail(status);
+      }
+      for (auto& schedule : *page.mutable_schedules()) *all.add_schedules() = std::move(schedule);
+      request.set_page_token(page.next_page_token());
+    } while (!request.page_token().empty());
+    if (sub == "export") {
+      PrintJson(all);
+      return 0;
+    }
+    std::printf("%-32s  %-4s  %-24s  %-6s  %-8s  %-8s  %s\n", "ID", "VER", "KEY", "BUDGET",
+                "SEARCHED", "SPEEDUP", "FITNESS");
+    for (const auto& schedule : all.schedules()) {
+      const auto& key = schedule.key();
+      std::printf("%-32s  %-4lld  %-24s  %-6.2f  %-8s  %-8.2f  %g\n", schedule.id().c_str(),
+                  static_cast<long long>(schedule.version()),
+                  absl::StrCat(key.model_id(), " ", key.width(), "x", key.height(), "x",
+                               key.frames(), "/", key.steps())
+                      .c_str(),
+                  schedule.budget(), schedule.searched() ? "yes" : "no",
+                  schedule.predicted_speedup(), schedule.provenance().fitness_mse());
+    }
+    return 0;
+  }
+  if (sub == "get") {
+    videogen::v1::GetScheduleRequest request;
+    request.set_id(arg);
+    request.set_version(absl::GetFlag(FLAGS_version));
+    videogen::v1::GetScheduleResponse response;
+    if (const grpc::Status status = stub->GetSchedule(Context().get(), request, &response);
+        !status.ok()) {
+      return Fail(status);
+    }
+    PrintJson(response.schedule());
+    return 0;
+  }
+  if (sub == "lookup") {
+    videogen::v1::LookupScheduleRequest request;
+    *request.mutable_key() = KeyFromFlags();
+    request.set_budget(static_cast<float>(absl::GetFlag(FLAGS_budget)));
+    videogen::v1::LookupScheduleResponse response;
+    if (const grpc::Status status = stub->LookupSchedule(Context().get(), request, &response);
+        !status.ok()) {
+      return Fail(status);
+    }
+    PrintJson(response);
+    return 0;
+  }
+  if (sub == "import") {
+    std::ifstream file(arg);
+    if (!file) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", arg)));
+    const std::string json((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    videogen::v1::ListSchedulesResponse all;
+    if (const auto parsed = google::protobuf::util::JsonStringToMessage(json, &all);
+        !parsed.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(arg, ": ", std::string(parsed.message()))));
+    }
+    for (const auto& schedule : all.schedules()) {
+      videogen::v1::PutScheduleRequest request;
+      *request.mutable_schedule() = schedule;
+      videogen::v1::PutScheduleResponse response;
+      if (const grpc::Status status = stub->PutSchedule(Context().get(), request, &response);
+          !status.ok()) {
+        return Fail(status);
+      }
+      std::printf("%s version %lld\n", response.schedule().id().c_str(),
+                  static_cast<long long>(response.schedule().version()));
+    }
+    return 0;
+  }
+  if (sub == "delete") {
+    videogen::v1::DeleteScheduleRequest request;
+    request.set_id(arg);
+    videogen::v1::DeleteScheduleResponse response;
+    if (const grpc::Status status = stub->DeleteSchedule(Context().get(), request, &response);
+        !status.ok()) {
+      return Fail(status);
+    }
+    std::printf("deleted %s\n", arg.c_str());
+    return 0;
+  }
+  return Fail(absl::InvalidArgumentError(absl::StrCat("unknown schedules command '", sub, "'")));
+}
+
 }  // namespace
 }  // namespace videogen::cli
 
@@ -421,6 +554,7 @@ int main(int argc, char** argv) {
   const auto channel =
       grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
   auto stub = videogen::v1::VideoGeneration::NewStub(channel);
+  if (command == "schedules") return videogen::cli::Schedules(channel, args);
   const bool takes_id = command == "get" || command == "watch" || command == "cancel" ||
                         command == "fetch";
   if (args.size() != (takes_id ? 3u : 2u)) {

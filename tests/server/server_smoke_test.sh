@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end over loopback with the videogen CLI: start the real server binary with the tiny
 # model of tests/golden/wan_tiny, then info, health, generate (with progress) to a file, submit,
-# get, watch, fetch, cancel, jobs (with and without the admin token), error reporting, SIGTERM;
+# get, watch, fetch, cancel, jobs (with and without the admin token), schedules (import, list,
+# lookup, export; a job then runs the imported schedule), error reporting, SIGTERM;
 # a model that cannot load stops the server with a clear error; a bad config is refused.
 set -euo pipefail
 
@@ -69,6 +70,24 @@ grep -q "already finished" "$tmp/cancel.err" || fail "unclear cancel error: $(ca
 grep -q "authorization" "$tmp/jobs.err" || fail "unclear jobs error: $(cat "$tmp/jobs.err")"
 "${vg[@]}" --admin_token_file="$tmp/admin-token" jobs | grep -q "^$id  succeeded" ||
   fail "jobs does not list $id"
+
+# The schedule registry: import (admin), list, lookup; a job then runs the searched schedule.
+cat > "$tmp/schedules.json" <<'JSON'
+{"schedules": [{"key": {"model_id": "tiny-wan", "height": 32, "width": 48, "frames": 9,
+  "steps": 4}, "budget": 0.5, "thetas": [1, 0.2, 0, 0.8], "searched": true,
+  "provenance": {"search_id": "manual", "fitness_mse": 0.01}}]}
+JSON
+"${vg[@]}" schedules import "$tmp/schedules.json" 2>"$tmp/import.err" &&
+  fail "import without the admin token should fail"
+"${vg[@]}" --admin_token_file="$tmp/admin-token" schedules import "$tmp/schedules.json" |
+  grep -q "version 1$" || fail "import did not store the schedule"
+"${vg[@]}" schedules list | grep -q "tiny-wan 48x32x9/4" || fail "list lacks the schedule"
+"${vg[@]}" schedules lookup --model=tiny-wan --height=32 --width=48 --frames=9 --steps=4 \
+  --budget=0.7 | grep -q '"match": "SCHEDULE_MATCH_EXACT_KEY"' || fail "lookup did not match"
+"${vg[@]}" schedules export | grep -q '"search_id": "manual"' || fail "export lacks provenance"
+"${vg[@]}" generate --prompt="a kite" --height=32 --width=48 --frames=9 --steps=4 --budget=0.7 \
+  --output="$tmp/searched.mp4" 2>/dev/null | grep -q "^schedule exact_key (searched), budget 0.5" ||
+  fail "the job did not run the searched schedule"
 
 rc=0; "${vg[@]}" generate --prompt="x" --budget=2 --output="$tmp/x.mp4" 2>"$tmp/bad.err" || rc=$?
 [[ $rc -eq 1 ]] || fail "a refused job should exit 1, got $rc"
