@@ -340,8 +340,16 @@ absl::StatusOr<ScheduleRegistry::LookupResult> ScheduleRegistry::Lookup(const Sc
       }
     }
   }
-  // The fallback: dense first and last steps (none for a 1-step job), the grid levels around the
-  // needed mean between them.
+  VG_ASSIGN_OR_RETURN(result.schedule, Fallback(key, budget));
+  result.match = videogen::v1::SCHEDULE_MATCH_FALLBACK;
+  return result;
+}
+
+absl::StatusOr<Schedule> ScheduleRegistry::Fallback(const ScheduleKey& key, float budget) {
+  VG_RETURN_IF_ERROR(ValidateKey(key));
+  VG_RETURN_IF_ERROR(ValidateBudget(budget));
+  // Dense first and last steps (none for a 1-step job), the grid levels around the needed mean
+  // between them.
   const int dense_ends = key.steps() >= 2 ? 1 : 0;
   absl::StatusOr<engine::astraea::BudgetSchedule> fallback =
       budget >= 1.0f ? engine::astraea::BudgetSchedule::Dense(key.steps())
@@ -352,7 +360,7 @@ absl::StatusOr<ScheduleRegistry::LookupResult> ScheduleRegistry::Lookup(const Sc
                                                    key.steps(), " steps: ",
                                                    fallback.status().message()));
   }
-  Schedule& schedule = result.schedule;
+  Schedule schedule;
   *schedule.mutable_key() = key;
   schedule.set_budget(static_cast<float>(fallback->MeanBudget()));
   for (int t = 0; t < fallback->steps(); ++t) {
@@ -360,8 +368,7 @@ absl::StatusOr<ScheduleRegistry::LookupResult> ScheduleRegistry::Lookup(const Sc
   }
   schedule.set_searched(false);
   schedule.set_predicted_speedup(PredictedSpeedup(*fallback));
-  result.match = videogen::v1::SCHEDULE_MATCH_FALLBACK;
-  return result;
+  return schedule;
 }
 
 absl::StatusOr<std::string> ScheduleRegistry::ExportJson() const {

@@ -77,6 +77,10 @@ class ScheduleRegistry {
   // fallback cannot meet (its dense first and last steps alone exceed it).
   absl::StatusOr<LookupResult> Lookup(const videogen::v1::ScheduleKey& key, float budget) const;
 
+  // The fallback schedule of step 3 above (empty id, not searched). INVALID_ARGUMENT as Lookup.
+  static absl::StatusOr<videogen::v1::Schedule> Fallback(const videogen::v1::ScheduleKey& key,
+                                                         float budget);
+
   // Every schedule's latest version as JSON (a ListSchedulesResponse without a page token), for
   // review and for shipping with a deployment.
   absl::StatusOr<std::string> ExportJson() const;

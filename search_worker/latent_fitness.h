@@ -1,0 +1,58 @@
+// The search's fitness on the real engine: for a candidate schedule, the mean squared error
+// between the final latents of the dense run and of the candidate's run, averaged over the
+// calibration prompts (each with its own noise seed). The dense latents are computed once, on
+// first use, and kept.
+//
+// Thread-compatible: one Evaluate() at a time.
+#ifndef VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
+#define VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ATen/core/Tensor.h"
+#include "absl/status/statusor.h"
+#include "engine/wan/pipeline.h"
+#include "search_worker/evolution.h"
+
+namespace videogen::search_worker {
+
+class LatentFitness {
+ public:
+  struct Calibration {
+    std::vector<std::string> prompts;
+    std::vector<uint64_t> seeds;  // One per prompt.
+  };
+
+  // `base` gives the size, length, steps and guidance of every run (its prompt, seed and schedule
+  // are replaced). `pipeline` must outlive this. INVALID_ARGUMENT for no prompts, a seed count
+  // that differs from the prompt count, or a request the pipeline refuses.
+  static absl::StatusOr<LatentFitness> Create(const engine::wan::Pipeline* pipeline,
+                                              const engine::wan::GenerateRequest& base,
+                                              Calibration calibration);
+
+  // One MSE per candidate (each `base.steps` levels). The pipeline's errors; CANCELLED if
+  // `cancelled` turns true (polled between runs and steps).
+  absl::StatusOr<std::vector<double>> Evaluate(const std::vector<Levels>& candidates,
+                                               const std::function<bool()>& cancelled = nullptr);
+
+  // Denoising steps run so far (dense references included), for the search's accounting.
+  int64_t steps_computed() const { return steps_computed_; }
+
+ private:
+  LatentFitness(const engine::wan::Pipeline* pipeline, engine::wan::GenerateRequest base,
+                Calibration calibration)
+      : pipeline_(pipeline), base_(std::move(base)), calibration_(std::move(calibration)) {}
+  engine::wan::GenerateRequest RequestFor(size_t prompt) const;
+
+  const engine::wan::Pipeline* pipeline_;
+  engine::wan::GenerateRequest base_;
+  Calibration calibration_;
+  std::vector<at::Tensor> dense_;  // Per prompt, once computed.
+  int64_t steps_computed_ = 0;
+};
+
+}  // namespace videogen::search_worker
+
+#endif  // VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
