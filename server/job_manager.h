@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "proto/server_config.pb.h"
 #include "proto/video_job.pb.h"
+#include "server/event_stream.h"
 #include "server/job_metrics.h"
 #include "server/job_queue.h"
 #include "server/job_runner.h"
@@ -38,11 +39,7 @@ namespace videogen::server {
 
 // Receives the events of one watched job (JobEvent's queued, stage_changed, progress, result; the
 // `accepted` event is the caller's, from Watch()'s snapshot). Nothing follows `result`.
-class JobEventSink {
- public:
-  virtual ~JobEventSink() = default;
-  virtual void OnEvent(const videogen::v1::JobEvent& event) = 0;
-};
+using JobEventSink = EventSink<videogen::v1::JobEvent>;
 
 class JobManager {
  public:

@@ -1,7 +1,6 @@
 #include "server/video_generation_service.h"
 
 #include <chrono>
-#include <deque>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -10,6 +9,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/common/version.h"
 #include "server/admin_auth.h"
+#include "server/event_stream.h"
 #include "server/grpc_status.h"
 
 namespace videogen::server {
@@ -40,132 +40,25 @@ class FailedStream final : public grpc::ServerWriteReactor<T> {
   void OnDone() override { delete this; }
 };
 
-// The events of one job: `accepted` with the record Watch() returned, then the manager's events
-// in order, coalescing consecutive `progress` events a slow reader has not taken yet, until
-// `result`. Generate's streams cancel their job when the client goes away.
-class JobEventStream final : public grpc::ServerWriteReactor<JobEvent> {
- public:
-  JobEventStream(JobManager* manager, grpc::CallbackServerContext* context)
-      : manager_(manager), context_(context), sink_(std::make_shared<Sink>(this)) {}
+bool IsProgress(const JobEvent& event) { return event.has_progress(); }
+bool IsResult(const JobEvent& event) { return event.has_result(); }
+using JobEventStream = EventStream<JobEvent, IsProgress, IsResult>;
 
-  // Generate's stream: the client leaving cancels the job (not set for a call that attached to
-  // an existing job through its idempotency key).
-  void CancelJobOnDisconnect() { cancels_job_ = true; }
-
-  // The subscription to hand to JobManager::Submit() or Watch() before Begin().
-  std::shared_ptr<JobEventSink> sink() const { return sink_; }
-
-  // Starts the stream: `accepted` with `job` (the record Submit() or Watch() returned), then the
-  // events the sink received since, or at once `result` if `job` is finished.
-  void Begin(const VideoJob& job, bool deduplicated) {
-    id_ = job.id();
-    absl::MutexLock lock(&mu_);
-    JobEvent accepted;
-    accepted.set_job_id(job.id());
-    *accepted.mutable_event_time() = job.create_time();
-    *accepted.mutable_accepted()->mutable_job() = job;
-    accepted.mutable_accepted()->set_deduplicated(deduplicated);
-    if (Terminal(job)) {
-      // Finished before the subscription: nothing else will come.
-      pending_.clear();
-      JobEvent result;
-      result.set_job_id(job.id());
-      *result.mutable_event_time() = job.finish_time();
-      *result.mutable_result() = job;
-      pending_.push_back(std::move(result));
-    }
-    pending_.push_front(std::move(accepted));
-    started_ = true;
-    WriteNextLocked();
+// `accepted` with `job`, and `result` too if `job` is finished.
+std::vector<JobEvent> FirstEvents(const VideoJob& job, bool deduplicated) {
+  std::vector<JobEvent> events(1);
+  events[0].set_job_id(job.id());
+  *events[0].mutable_event_time() = job.create_time();
+  *events[0].mutable_accepted()->mutable_job() = job;
+  events[0].mutable_accepted()->set_deduplicated(deduplicated);
+  if (Terminal(job)) {
+    JobEvent& result = events.emplace_back();
+    result.set_job_id(job.id());
+    *result.mutable_event_time() = job.finish_time();
+    *result.mutable_result() = job;
   }
-
-  // Ends the stream with `status` before Begin() (the submission or watch failed).
-  void Abort(const absl::Status& status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(ToGrpcStatus(status));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {  // The client is gone; OnCancel() handles the job.
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
-      return;
-    }
-    if (current_.has_result()) {
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    if (cancels_job_ && !id_.empty()) {
-      // A client whose deadline passed resets the stream itself, which can arrive a little
-      // before the server's copy of the deadline (measured from when the call arrived) expires.
-      const bool deadline = context_->deadline() <=
-                            std::chrono::system_clock::now() + kDeadlineTolerance;
-      manager_
-          ->Cancel(id_, deadline ? JobManager::CancelCause::kDeadline
-                                 : JobManager::CancelCause::kClientGone)
-          .IgnoreError();
-    }
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
-  }
-
-  void OnDone() override {
-    if (!id_.empty()) manager_->Unwatch(id_, sink_.get());
-    delete this;
-  }
-
- private:
-  class Sink final : public JobEventSink {
-   public:
-    explicit Sink(JobEventStream* stream) : stream_(stream) {}
-    void OnEvent(const JobEvent& event) override { stream_->Enqueue(event); }
-
-   private:
-    JobEventStream* const stream_;
-  };
-
-  void Enqueue(const JobEvent& event) {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (event.has_progress() && !pending_.empty() && pending_.back().has_progress()) {
-      pending_.back() = event;  // The reader has not taken the older progress: drop it.
-    } else {
-      pending_.push_back(event);
-    }
-    if (started_) WriteNextLocked();
-  }
-
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || pending_.empty()) return;
-    current_ = std::move(pending_.front());
-    pending_.pop_front();
-    writing_ = true;
-    StartWrite(&current_);
-  }
-
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
-  }
-
-  JobManager* const manager_;
-  grpc::CallbackServerContext* const context_;
-  const std::shared_ptr<Sink> sink_;
-  bool cancels_job_ = false;
-  std::string id_;
-  absl::Mutex mu_;
-  std::deque<JobEvent> pending_ ABSL_GUARDED_BY(mu_);
-  JobEvent current_ ABSL_GUARDED_BY(mu_);
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
+  return events;
+}
 
 // A succeeded job's result in chunks, from the requested offset.
 class VideoChunkStream final : public grpc::ServerWriteReactor<VideoChunk> {
@@ -264,16 +157,30 @@ grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::Generate(
     grpc::CallbackServerContext* context, const videogen::v1::GenerateRequest* request) {
   absl::StatusOr<JobManager*> manager = Manager();
   if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
-  auto* stream = new JobEventStream(*manager, context);
+  auto* stream = new JobEventStream();
   absl::StatusOr<JobManager::Submitted> submitted =
       (*manager)->Submit(request->spec(), stream->sink());
   if (!submitted.ok()) {
     stream->Abort(submitted.status());
     return stream;
   }
+  const std::string id = submitted->job.id();
   // A deduplicated call attached to someone's existing job: leaving must not cancel it.
-  if (!submitted->deduplicated) stream->CancelJobOnDisconnect();
-  stream->Begin(submitted->job, submitted->deduplicated);
+  const bool owns_job = !submitted->deduplicated;
+  stream->SetHooks(
+      [manager = *manager, context, id, owns_job] {
+        if (!owns_job) return;
+        // A client whose deadline passed resets the stream itself, which can arrive a little
+        // before the server's copy of the deadline (measured from when the call arrived) expires.
+        const bool deadline =
+            context->deadline() <= std::chrono::system_clock::now() + kDeadlineTolerance;
+        manager
+            ->Cancel(id, deadline ? JobManager::CancelCause::kDeadline
+                                  : JobManager::CancelCause::kClientGone)
+            .IgnoreError();
+      },
+      [manager = *manager, id, sink = stream->sink().get()] { manager->Unwatch(id, sink); });
+  stream->Begin(FirstEvents(submitted->job, submitted->deduplicated));
   return stream;
 }
 
@@ -309,13 +216,17 @@ grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::WatchJob(
   }
   absl::StatusOr<JobManager*> manager = Manager();
   if (!manager.ok()) return new FailedStream<JobEvent>(manager.status());
-  auto* stream = new JobEventStream(*manager, context);
-  absl::StatusOr<VideoJob> job = (*manager)->Watch(request->job_id(), stream->sink());
+  auto* stream = new JobEventStream();
+  const std::string id = request->job_id();
+  absl::StatusOr<VideoJob> job = (*manager)->Watch(id, stream->sink());
   if (!job.ok()) {
     stream->Abort(job.status());
-  } else {
-    stream->Begin(*job, /*deduplicated=*/false);
+    return stream;
   }
+  stream->SetHooks(nullptr, [manager = *manager, id, sink = stream->sink().get()] {
+    manager->Unwatch(id, sink);
+  });
+  stream->Begin(FirstEvents(*job, /*deduplicated=*/false));
   return stream;
 }
 
