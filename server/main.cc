@@ -3,8 +3,9 @@
 //   videogen_server --config=/etc/videogen/server.textproto [--listen_address=HOST:PORT]
 //                   [--data_dir=DIR] [--metrics_port=N] [--log_level=LEVEL] [--port_file=PATH]
 //
-// Serves videogen.v1.VideoGeneration, videogen.v1.ScheduleRegistry, gRPC health checking,
-// server reflection and Prometheus metrics. Start-up: the gRPC port serves at once (health: the
+// Serves videogen.v1.VideoGeneration, videogen.v1.ScheduleRegistry, videogen.v1.ScheduleSearch
+// (searches run on the loaded models while no video job waits), gRPC health checking, server
+// reflection and Prometheus metrics. Start-up: the gRPC port serves at once (health: the
 // server SERVING, the video service NOT_SERVING); the configured models load on the first CUDA
 // device (bfloat16) or the CPU (float32), each runs a warm-up generation, then the video service
 // turns SERVING. On SIGTERM or SIGINT: NOT_SERVING, no new jobs, the running job gets the
@@ -50,6 +51,8 @@
 #include "server/result_store.h"
 #include "server/schedule_registry.h"
 #include "server/schedule_registry_service.h"
+#include "server/schedule_search_service.h"
+#include "server/search_manager.h"
 #include "server/video_generation_service.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -204,6 +207,7 @@ absl::Status Run() {
                       ScheduleRegistry::Open(config.schedule_registry_path()));
   VG_ASSIGN_OR_RETURN(auto service, VideoGenerationService::Create(config, admin_token));
   ScheduleRegistryService schedule_service(config, schedules.get(), admin_token);
+  ScheduleSearchService search_service(admin_token);
   VG_ASSIGN_OR_RETURN(auto credentials, Credentials(config));
   const std::string& address = config.listen_address();
   const std::string host = address.substr(0, address.rfind(':'));
@@ -224,6 +228,7 @@ absl::Status Run() {
   builder.SetMaxReceiveMessageSize(config.limits().max_request_bytes());
   builder.RegisterService(service.get());
   builder.RegisterService(&schedule_service);
+  builder.RegisterService(&search_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
@@ -243,6 +248,7 @@ absl::Status Run() {
   // shutdown signal that arrives during the load takes effect once it ends.
   std::unique_ptr<LoadedModels> models;
   absl::StatusOr<std::unique_ptr<JobManager>> manager;
+  std::unique_ptr<SearchManager> searches;
   std::thread loader([&] {
     manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
       VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
@@ -259,6 +265,20 @@ absl::Status Run() {
       gauges.Update(registry.AddCallbackGauge("videogen_running_jobs", "Jobs running now.",
                                               [jobs] { return jobs->running(); }));
       if (!gauges.ok()) log->error("metrics: {}", gauges.ToString());
+      // Searches run on the same models, only while no video job waits or runs.
+      std::vector<SearchManager::Model> search_models;
+      for (int i = 0; i < config.models_size(); ++i) {
+        search_models.push_back({config.models(i).name(), models->pipelines[i].get()});
+      }
+      absl::StatusOr<std::unique_ptr<SearchManager>> search_manager = SearchManager::Create(
+          config, std::move(search_models), schedules.get(),
+          [jobs] { return jobs->queued() + jobs->running() > 0; });
+      if (search_manager.ok()) {
+        searches = *std::move(search_manager);
+        search_service.Attach(searches.get());
+      } else {
+        log->error("schedule searches unavailable: {}", search_manager.status().ToString());
+      }
       service->Attach(jobs);
       health->SetServingStatus(kVideoGenerationService, true);
       log->info("ready: serving {} model(s)", config.models_size());
@@ -275,6 +295,7 @@ absl::Status Run() {
   health->Shutdown();  // Every service reports NOT_SERVING from here on.
   loader.join();
   const absl::Duration grace = absl::Seconds(config.shutdown_grace_period().seconds());
+  if (searches != nullptr) searches->Stop();  // A running search keeps its checkpoint.
   if (manager.ok()) (*manager)->Drain(grace);
   // Calls still open (watchers of queued jobs) are cancelled.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

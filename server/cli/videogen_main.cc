@@ -2,8 +2,8 @@
 //
 //   videogen [--server=HOST:PORT] [--timeout_s=N] [--admin_token_file=PATH] COMMAND [JOB_ID]
 //
-// Commands: info, health, generate, submit, get, watch, cancel, fetch, jobs, schedules (see
-// kUsage).
+// Commands: info, health, generate, submit, get, watch, cancel, fetch, jobs, schedules, searches
+// (see kUsage).
 // Exit status: 0 success, 1 the server answered with an error, could not be reached, or the job
 // did not succeed (the reason is printed), 2 bad usage, 130 interrupted (Ctrl-C cancels the
 // generate call, and with it the job). `health` exits 0 only if the service is SERVING.
@@ -29,6 +29,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -66,6 +67,10 @@ ABSL_FLAG(std::string, state, "",
 ABSL_FLAG(int, page_size, 20, "jobs: jobs per page.");
 ABSL_FLAG(bool, all_pages, false, "jobs: list every page, not only the first.");
 ABSL_FLAG(int64_t, version, 0, "schedules get: the version (default: the latest).");
+ABSL_FLAG(std::string, budgets, "", "searches submit: budgets to search, comma-separated.");
+ABSL_FLAG(int, population, 0, "searches submit: candidates per generation (default 50).");
+ABSL_FLAG(int, generations, 0, "searches submit: generations (default 30).");
+ABSL_FLAG(int, parents, 0, "searches submit: parents kept per generation (default 10).");
 
 namespace videogen::cli {
 namespace {
@@ -92,6 +97,9 @@ constexpr char kUsage[] =
     "  schedules export          print every schedule as JSON\n"
     "  schedules import FILE     store the schedules of an export (admin)\n"
     "  schedules delete ID       delete a schedule, all versions (admin)\n"
+    "  searches submit --model --height --width --frames --steps --budgets=B,...\n"
+    "                  [--population --generations --parents --seed]   (admin)\n"
+    "  searches get|watch ID, searches cancel ID (admin), searches list\n"
     "Spec flags: --negative_prompt --model --height --width --frames --fps --steps\n"
     "  --guidance_scale --seed --budget --priority --format=mp4|raw --idempotency_key\n";
 
@@ -540,6 +548,119 @@ int Schedules(const std::shared_ptr<grpc::Channel>& channel, const std::vector<c
   return Fail(absl::InvalidArgumentError(absl::StrCat("unknown schedules command '", sub, "'")));
 }
 
+std::string DescribeSearch(const videogen::v1::SearchJob& search) {
+  std::string out = absl::StrCat(
+      "search   ", search.id(), "\nstate    ",
+      absl::AsciiStrToLower(videogen::v1::SearchState_Name(search.state()).substr(13)), "\n");
+  if (search.has_progress()) {
+    const auto& p = search.progress();
+    absl::StrAppend(&out, "progress budget ", p.budget(), ", generation ", p.generation(), "/",
+                    p.total_generations() - 1, ", best MSE ", p.best_fitness_mse(), ", ",
+                    p.evaluations_done(), "/", p.evaluations_total(), " evaluations\n");
+  }
+  for (const auto& r : search.results()) {
+    absl::StrAppend(&out, "result   budget ", r.budget(), ": schedule ", r.schedule_id(),
+                    " version ", r.schedule_version(), ", MSE ", r.fitness_mse(),
+                    " (fallback ", r.fallback_fitness_mse(), ")\n");
+  }
+  if (search.error_code() != 0) absl::StrAppend(&out, "error    ", search.error_message(), "\n");
+  return out;
+}
+
+// `searches SUBCOMMAND [ID]`.
+int Searches(const std::shared_ptr<grpc::Channel>& channel, const std::vector<char*>& args) {
+  auto stub = videogen::v1::ScheduleSearch::NewStub(channel);
+  const std::string sub = args.size() > 2 ? args[2] : "";
+  const bool takes_id = sub == "get" || sub == "watch" || sub == "cancel";
+  if (args.size() != (takes_id ? 4u : 3u)) {
+    return Fail(absl::InvalidArgumentError("usage: searches submit|get ID|watch ID|cancel ID|list"));
+  }
+  const std::string id = takes_id ? args[3] : "";
+  if (sub == "submit") {
+    videogen::v1::SubmitSearchRequest request;
+    auto* spec = request.mutable_spec();
+    *spec->mutable_key() = KeyFromFlags();
+    for (const absl::string_view text :
+         absl::StrSplit(absl::GetFlag(FLAGS_budgets), ',', absl::SkipEmpty())) {
+      float budget;
+      if (!absl::SimpleAtof(text, &budget)) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat("--budgets: bad value ", text)));
+      }
+      spec->add_budgets(budget);
+    }
+    auto* evolution = spec->mutable_evolution();
+    evolution->set_population_size(absl::GetFlag(FLAGS_population));
+    evolution->set_generations(absl::GetFlag(FLAGS_generations));
+    evolution->set_parents(absl::GetFlag(FLAGS_parents));
+    if (absl::GetFlag(FLAGS_seed) >= 0) evolution->set_seed(absl::GetFlag(FLAGS_seed));
+    videogen::v1::SubmitSearchResponse response;
+    if (const grpc::Status status = stub->SubmitSearch(Context().get(), request, &response);
+        !status.ok()) {
+      return Fail(status);
+    }
+    std::printf("%s\n", response.search().id().c_str());
+    return 0;
+  }
+  if (sub == "get" || sub == "cancel") {
+    videogen::v1::SearchJob search;
+    grpc::Status status;
+    if (sub == "get") {
+      videogen::v1::GetSearchRequest request;
+      request.set_search_id(id);
+      videogen::v1::GetSearchResponse response;
+      status = stub->GetSearch(Context().get(), request, &response);
+      search = response.search();
+    } else {
+      videogen::v1::CancelSearchRequest request;
+      request.set_search_id(id);
+      videogen::v1::CancelSearchResponse response;
+      status = stub->CancelSearch(Context().get(), request, &response);
+      search = response.search();
+    }
+    if (!status.ok()) return Fail(status);
+    std::fputs(DescribeSearch(search).c_str(), stdout);
+    return 0;
+  }
+  if (sub == "watch") {
+    auto context = Context(/*deadline=*/false);
+    videogen::v1::WatchSearchRequest request;
+    request.set_search_id(id);
+    auto reader = stub->WatchSearch(context.get(), request);
+    videogen::v1::SearchEvent event;
+    videogen::v1::SearchJob final;
+    while (reader->Read(&event)) {
+      if (event.has_progress()) {
+        const auto& p = event.progress();
+        std::fprintf(stderr, "budget %g generation %d/%d best MSE %g (%lld/%lld evaluations)\n",
+                     p.budget(), p.generation(), p.total_generations() - 1, p.best_fitness_mse(),
+                     static_cast<long long>(p.evaluations_done()),
+                     static_cast<long long>(p.evaluations_total()));
+      }
+      if (event.has_result()) final = event.result();
+    }
+    if (const grpc::Status status = reader->Finish(); !status.ok()) return Fail(status);
+    std::fputs(DescribeSearch(final).c_str(), stdout);
+    return final.state() == videogen::v1::SEARCH_STATE_SUCCEEDED ? 0 : 1;
+  }
+  if (sub == "list") {
+    videogen::v1::ListSearchesRequest request;
+    request.set_page_size(absl::GetFlag(FLAGS_page_size));
+    videogen::v1::ListSearchesResponse response;
+    if (const grpc::Status status = stub->ListSearches(Context().get(), request, &response);
+        !status.ok()) {
+      return Fail(status);
+    }
+    for (const auto& search : response.searches()) {
+      std::printf("%s  %-9s  %s\n", search.id().c_str(),
+                  absl::AsciiStrToLower(
+                      videogen::v1::SearchState_Name(search.state()).substr(13)).c_str(),
+                  search.spec().key().ShortDebugString().c_str());
+    }
+    return 0;
+  }
+  return Fail(absl::InvalidArgumentError(absl::StrCat("unknown searches command '", sub, "'")));
+}
+
 }  // namespace
 }  // namespace videogen::cli
 
@@ -555,6 +676,7 @@ int main(int argc, char** argv) {
       grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
   auto stub = videogen::v1::VideoGeneration::NewStub(channel);
   if (command == "schedules") return videogen::cli::Schedules(channel, args);
+  if (command == "searches") return videogen::cli::Searches(channel, args);
   const bool takes_id = command == "get" || command == "watch" || command == "cancel" ||
                         command == "fetch";
   if (args.size() != (takes_id ? 3u : 2u)) {

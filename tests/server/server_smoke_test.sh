@@ -2,7 +2,8 @@
 # End to end over loopback with the videogen CLI: start the real server binary with the tiny
 # model of tests/golden/wan_tiny, then info, health, generate (with progress) to a file, submit,
 # get, watch, fetch, cancel, jobs (with and without the admin token), schedules (import, list,
-# lookup, export; a job then runs the imported schedule), error reporting, SIGTERM;
+# lookup, export; a job then runs the imported schedule), searches (submit, watch, list; a job
+# then runs the searched schedule), error reporting, SIGTERM;
 # a model that cannot load stops the server with a clear error; a bad config is refused.
 set -euo pipefail
 
@@ -88,6 +89,22 @@ JSON
 "${vg[@]}" generate --prompt="a kite" --height=32 --width=48 --frames=9 --steps=4 --budget=0.7 \
   --output="$tmp/searched.mp4" 2>/dev/null | grep -q "^schedule exact_key (searched), budget 0.5" ||
   fail "the job did not run the searched schedule"
+
+# A schedule search submitted over RPC (admin), watched to its end; a job then runs its result.
+search_key=(--model=tiny-wan --height=32 --width=48 --frames=9 --steps=5)
+"${vg[@]}" searches submit "${search_key[@]}" --budgets=0.5 2>/dev/null &&
+  fail "a search without the admin token should be refused"
+search=$("${vg[@]}" --admin_token_file="$tmp/admin-token" searches submit "${search_key[@]}" \
+  --budgets=0.5 --population=4 --generations=2 --parents=2 --seed=1) || fail "search submit"
+[[ "$search" =~ ^[0-9a-f]{32}$ ]] || fail "searches submit printed '$search'"
+"${vg[@]}" searches watch "$search" >"$tmp/search.out" 2>"$tmp/search.err" ||
+  fail "search did not succeed: $(cat "$tmp/search.out" "$tmp/search.err")"
+grep -q "^budget 0.5 generation 2/2" "$tmp/search.err" || fail "no search progress"
+grep -q "^result   budget 0.5: schedule" "$tmp/search.out" || fail "no search result"
+"${vg[@]}" searches list | grep -q "^$search  succeeded" || fail "searches list"
+"${vg[@]}" generate --prompt="a kite" "${search_key[@]:1}" --budget=0.5 \
+  --output="$tmp/searched2.mp4" 2>/dev/null | grep -q "^schedule exact_key (searched), budget 0.5" ||
+  fail "the job did not run the schedule the search published"
 
 rc=0; "${vg[@]}" generate --prompt="x" --budget=2 --output="$tmp/x.mp4" 2>"$tmp/bad.err" || rc=$?
 [[ $rc -eq 1 ]] || fail "a refused job should exit 1, got $rc"
