@@ -3,11 +3,18 @@
 // calibration prompts (each with its own noise seed). The dense latents are computed once, on
 // first use, and kept.
 //
+// Prefix reuse: the state after step i depends only on θ_1..θ_i. A batch is evaluated in
+// lexicographic order of the candidates, branching each run from the deepest saved state its
+// schedule shares with the previous candidate's; states are saved every `stride` steps along the
+// current run, with the stride chosen so that the saved states fit `snapshot_bytes`. The results
+// are those of running every candidate from the start (the same steps in the same order).
+//
 // Thread-compatible: one Evaluate() at a time.
 #ifndef VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
 #define VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,39 +25,54 @@
 
 namespace videogen::search_worker {
 
+struct LatentFitnessOptions {
+  bool reuse_prefixes = true;
+  int64_t snapshot_bytes = int64_t{16} << 30;  // Device memory for saved states.
+};
+
 class LatentFitness {
  public:
   struct Calibration {
     std::vector<std::string> prompts;
     std::vector<uint64_t> seeds;  // One per prompt.
   };
+  using Options = LatentFitnessOptions;
 
   // `base` gives the size, length, steps and guidance of every run (its prompt, seed and schedule
   // are replaced). `pipeline` must outlive this. INVALID_ARGUMENT for no prompts, a seed count
   // that differs from the prompt count, or a request the pipeline refuses.
   static absl::StatusOr<LatentFitness> Create(const engine::wan::Pipeline* pipeline,
                                               const engine::wan::GenerateRequest& base,
-                                              Calibration calibration);
+                                              Calibration calibration, Options options = {});
 
   // One MSE per candidate (each `base.steps` levels). The pipeline's errors; CANCELLED if
   // `cancelled` turns true (polled between runs and steps).
   absl::StatusOr<std::vector<double>> Evaluate(const std::vector<Levels>& candidates,
                                                const std::function<bool()>& cancelled = nullptr);
 
-  // Denoising steps run so far (dense references included), for the search's accounting.
+  // Denoising steps run so far (dense references included) and steps skipped by prefix reuse.
   int64_t steps_computed() const { return steps_computed_; }
+  int64_t steps_reused() const { return steps_reused_; }
 
  private:
   LatentFitness(const engine::wan::Pipeline* pipeline, engine::wan::GenerateRequest base,
-                Calibration calibration)
-      : pipeline_(pipeline), base_(std::move(base)), calibration_(std::move(calibration)) {}
+                Calibration calibration, Options options)
+      : pipeline_(pipeline),
+        base_(std::move(base)),
+        calibration_(std::move(calibration)),
+        options_(options) {}
   engine::wan::GenerateRequest RequestFor(size_t prompt) const;
+  // The candidates' squared errors for prompt `prompt`, added to `mse`.
+  absl::Status AddPromptErrors(size_t prompt, const std::vector<Levels>& candidates,
+                               const std::function<bool()>& cancelled, std::vector<double>& mse);
 
   const engine::wan::Pipeline* pipeline_;
   engine::wan::GenerateRequest base_;
   Calibration calibration_;
+  Options options_;
   std::vector<at::Tensor> dense_;  // Per prompt, once computed.
   int64_t steps_computed_ = 0;
+  int64_t steps_reused_ = 0;
 };
 
 }  // namespace videogen::search_worker

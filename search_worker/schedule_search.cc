@@ -188,10 +188,10 @@ absl::StatusOr<SearchJobSpec> NormalizeSearchSpec(const SearchJobSpec& input,
   return spec;
 }
 
-absl::StatusOr<std::vector<SearchResult>> RunScheduleSearch(const engine::wan::Pipeline& pipeline,
-                                                            server::ScheduleRegistry& registry,
-                                                            const SearchJobSpec& spec,
-                                                            const SearchOptions& options) {
+absl::StatusOr<SearchOutcome> RunScheduleSearch(const engine::wan::Pipeline& pipeline,
+                                                server::ScheduleRegistry& registry,
+                                                const SearchJobSpec& spec,
+                                                const SearchOptions& options) {
   const auto& key = spec.key();
   LatentFitness::Calibration calibration;
   calibration.prompts.assign(spec.calibration_prompts().begin(), spec.calibration_prompts().end());
@@ -204,14 +204,14 @@ absl::StatusOr<std::vector<SearchResult>> RunScheduleSearch(const engine::wan::P
                       LatentFitness::Create(&pipeline,
                                             BaseRequest(key, key.height(), key.width(),
                                                         key.frames()),
-                                            calibration));
+                                            calibration, options.fitness));
   std::optional<LatentFitness> proxy;
   if (proxied) {
     VG_ASSIGN_OR_RETURN(proxy, LatentFitness::Create(
                                    &pipeline,
                                    BaseRequest(key, spec.proxy().height(), spec.proxy().width(),
                                                spec.proxy().frames()),
-                                   calibration));
+                                   calibration, options.fitness));
   }
   LatentFitness& searched = proxied ? *proxy : full;
 
@@ -315,7 +315,11 @@ absl::StatusOr<std::vector<SearchResult>> RunScheduleSearch(const engine::wan::P
       VG_RETURN_IF_ERROR(WriteCheckpoint(options.checkpoint_path, options.search_id, checkpoint));
     }
   }
-  return checkpoint.results;
+  SearchOutcome outcome;
+  outcome.results = std::move(checkpoint.results);
+  outcome.steps_computed = full.steps_computed() + (proxy ? proxy->steps_computed() : 0);
+  outcome.steps_reused = full.steps_reused() + (proxy ? proxy->steps_reused() : 0);
+  return outcome;
 }
 
 }  // namespace videogen::search_worker

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "engine/wan/pipeline.h"
 #include "proto/search_job.pb.h"
+#include "search_worker/latent_fitness.h"
 #include "server/schedule_registry.h"
 
 namespace videogen::search_worker {
@@ -39,13 +40,22 @@ struct SearchOptions {
   std::function<void(const videogen::v1::SearchProgress&)> on_progress;
   // Polled between candidate runs and steps; true stops the search with CANCELLED.
   std::function<bool()> cancelled;
+  // How candidates share the steps of common schedule prefixes (latent_fitness.h).
+  LatentFitness::Options fitness;
 };
 
-// Runs a normalised spec and publishes one schedule per budget. Returns the results in budget
-// order (with the schedules' registry ids and versions). Errors: the pipeline's, the registry's,
-// CANCELLED, INTERNAL for an unwritable checkpoint, INVALID_ARGUMENT for a checkpoint of another
-// search.
-absl::StatusOr<std::vector<videogen::v1::SearchResult>> RunScheduleSearch(
+struct SearchOutcome {
+  std::vector<videogen::v1::SearchResult> results;  // In budget order.
+  // Denoising steps run by this call and steps prefix reuse saved (not counting a resumed
+  // search's earlier runs).
+  int64_t steps_computed = 0;
+  int64_t steps_reused = 0;
+};
+
+// Runs a normalised spec and publishes one schedule per budget (the results carry the schedules'
+// registry ids and versions). Errors: the pipeline's, the registry's, CANCELLED, INTERNAL for an
+// unwritable checkpoint, INVALID_ARGUMENT for a checkpoint of another search.
+absl::StatusOr<SearchOutcome> RunScheduleSearch(
     const engine::wan::Pipeline& pipeline, server::ScheduleRegistry& registry,
     const videogen::v1::SearchJobSpec& spec, const SearchOptions& options);
 

@@ -63,10 +63,11 @@ TEST_F(ScheduleSearchTest, FindsABetterScheduleThanUniformAndPublishesIt) {
   SearchOptions options;
   options.search_id = "search-a";
   options.on_progress = [&](const videogen::v1::SearchProgress& p) { progress.push_back(p); };
-  ASSERT_OK_AND_ASSIGN(const auto results,
+  ASSERT_OK_AND_ASSIGN(const SearchOutcome outcome,
                        RunScheduleSearch(*pipeline_, *registry, spec, options));
-  ASSERT_EQ(results.size(), 1u);
-  const videogen::v1::SearchResult& result = results[0];
+  ASSERT_EQ(outcome.results.size(), 1u);
+  const videogen::v1::SearchResult& result = outcome.results[0];
+  EXPECT_GT(outcome.steps_reused, 0);
   EXPECT_LE(result.fitness_mse(), result.fallback_fitness_mse());
   ASSERT_EQ(progress.size(), 5u);  // The initial population and 4 generations.
   EXPECT_EQ(progress.back().generation(), 4);
@@ -101,8 +102,9 @@ TEST_F(ScheduleSearchTest, AnInterruptedSearchResumesFromItsCheckpointToTheSameR
                        server::ScheduleRegistry::Open(dir_ + "/whole.db"));
   SearchOptions whole;
   whole.search_id = "s";
-  ASSERT_OK_AND_ASSIGN(const auto expected,
+  ASSERT_OK_AND_ASSIGN(const SearchOutcome whole_outcome,
                        RunScheduleSearch(*pipeline_, *whole_registry, spec, whole));
+  const auto& expected = whole_outcome.results;
 
   ASSERT_OK_AND_ASSIGN(auto registry, server::ScheduleRegistry::Open(dir_ + "/resumed.db"));
   SearchOptions interrupted;
@@ -118,7 +120,9 @@ TEST_F(ScheduleSearchTest, AnInterruptedSearchResumesFromItsCheckpointToTheSameR
   SearchOptions resumed;
   resumed.search_id = "s";
   resumed.checkpoint_path = interrupted.checkpoint_path;
-  ASSERT_OK_AND_ASSIGN(const auto results, RunScheduleSearch(*pipeline_, *registry, spec, resumed));
+  ASSERT_OK_AND_ASSIGN(const SearchOutcome outcome,
+                       RunScheduleSearch(*pipeline_, *registry, spec, resumed));
+  const auto& results = outcome.results;
   ASSERT_EQ(results.size(), 1u);
   EXPECT_DOUBLE_EQ(results[0].fitness_mse(), expected[0].fitness_mse());
   EXPECT_EQ(results[0].generation(), expected[0].generation());
@@ -132,6 +136,38 @@ TEST_F(ScheduleSearchTest, AnInterruptedSearchResumesFromItsCheckpointToTheSameR
   other.checkpoint_path = interrupted.checkpoint_path;
   EXPECT_THAT(RunScheduleSearch(*pipeline_, *registry, spec, other),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("search another")));
+}
+
+TEST_F(ScheduleSearchTest, PrefixReuseGivesTheSameFitnessWithFewerSteps) {
+  engine::wan::GenerateRequest base;
+  base.height = 32;
+  base.width = 48;
+  base.frames = 9;
+  base.steps = 8;
+  const LatentFitness::Calibration calibration = {{"a red fox", "a city street"}, {3, 4}};
+  // Candidates sharing prefixes of 0 to 7 steps, in no particular order.
+  const std::vector<Levels> candidates = {
+      {5, 5, 5, 5, 5, 5, 5, 5}, {10, 0, 3, 7, 5, 5, 2, 8}, {5, 5, 5, 5, 0, 10, 5, 5},
+      {10, 0, 3, 7, 5, 5, 2, 9}, {5, 5, 4, 6, 5, 5, 5, 5}, {10, 0, 3, 7, 5, 1, 2, 8}};
+  LatentFitness::Options plain;
+  plain.reuse_prefixes = false;
+  ASSERT_OK_AND_ASSIGN(auto without, LatentFitness::Create(pipeline_.get(), base, calibration,
+                                                           plain));
+  ASSERT_OK_AND_ASSIGN(const auto expected, without.Evaluate(candidates));
+  LatentFitness::Options small;
+  small.snapshot_bytes = 1;  // One saved state at a time: a stride of 8 steps.
+  for (const LatentFitness::Options& options : {LatentFitness::Options(), small}) {
+    ASSERT_OK_AND_ASSIGN(auto with, LatentFitness::Create(pipeline_.get(), base, calibration,
+                                                          options));
+    ASSERT_OK_AND_ASSIGN(const auto mse, with.Evaluate(candidates));
+    for (size_t i = 0; i < candidates.size(); ++i) EXPECT_EQ(mse[i], expected[i]) << i;
+    EXPECT_EQ(with.steps_computed() + with.steps_reused(), without.steps_computed());
+  }
+  ASSERT_OK_AND_ASSIGN(auto with, LatentFitness::Create(pipeline_.get(), base, calibration));
+  ASSERT_OK(with.Evaluate(candidates).status());
+  // Sorted: 5555... shares 2, then 4 steps; 10 0 3 7 5 5 2 8 shares 7, then 5 steps.
+  EXPECT_EQ(with.steps_reused(), 2 * (2 + 4 + 5 + 7));
+  EXPECT_EQ(without.steps_reused(), 0);
 }
 
 TEST(NormalizeSearchSpecTest, FillsDefaultsAndRejectsBadFields) {

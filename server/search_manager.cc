@@ -293,11 +293,11 @@ void SearchManager::RunSearch(const std::string& id) {
   }
   log->info("search {} started", id);
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<videogen::v1::SearchResult>> results =
+  absl::StatusOr<search_worker::SearchOutcome> results =
       pipeline == nullptr
           ? absl::FailedPreconditionError(absl::StrCat("model \"", search.spec().key().model_id(),
                                                        "\" is not loaded on this server"))
-          : absl::StatusOr<std::vector<videogen::v1::SearchResult>>();
+          : absl::StatusOr<search_worker::SearchOutcome>();
   if (pipeline != nullptr) {
     search_worker::SearchOptions options;
     options.search_id = id;
@@ -336,7 +336,9 @@ void SearchManager::RunSearch(const std::string& id) {
   *search.mutable_finish_time() = TimeUtil::GetCurrentTime();
   if (results.ok()) {
     search.set_state(videogen::v1::SEARCH_STATE_SUCCEEDED);
-    for (const auto& result : *results) *search.add_results() = result;
+    for (const auto& result : results->results) *search.add_results() = result;
+    search.set_steps_computed(search.steps_computed() + results->steps_computed);
+    search.set_steps_reused(search.steps_reused() + results->steps_reused);
   } else {
     search.set_state(results.status().code() == absl::StatusCode::kCancelled
                          ? videogen::v1::SEARCH_STATE_CANCELLED

@@ -45,7 +45,34 @@ SparseTransformer::SparseTransformer(const wan::Transformer& transformer,
   projection_ = (signs * 2 - 1).to(transformer.device(), transformer.dtype());
 }
 
-absl::StatusOr<SparseState> SparseTransformer::NewState(const BudgetSchedule& schedule) const {
+SparseState SparseState::Clone() const {
+  SparseState copy(schedule_, open_ended_);
+  copy.next_step_ = next_step_;
+  copy.tokens_computed_ = tokens_computed_;
+  copy.blocks_.reserve(blocks_.size());
+  for (const Block& block : blocks_) {
+    auto clone = [](const at::Tensor& t) { return t.defined() ? t.clone() : t; };
+    copy.blocks_.push_back(
+        {clone(block.cache), clone(block.lse), clone(block.sketch), clone(block.skip)});
+  }
+  return copy;
+}
+
+absl::Status SparseState::SetNextLevel(int level) {
+  if (!open_ended_) {
+    return absl::InvalidArgumentError("only an open-ended state's levels can be set");
+  }
+  if (next_step_ >= schedule_.steps()) {
+    return absl::InvalidArgumentError("every step of the state's schedule has run");
+  }
+  std::vector<int> levels = schedule_.levels();
+  levels[next_step_] = level;
+  VG_ASSIGN_OR_RETURN(schedule_, BudgetSchedule::FromLevels(levels));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SparseState> SparseTransformer::NewState(const BudgetSchedule& schedule,
+                                                        bool open_ended) const {
   if (options_.mode == SparseMode::kTimestepLevel) {
     for (int step = 0; step < schedule.steps(); ++step) {
       if (schedule.level(step) != 0 && schedule.level(step) != kDenseLevel) {
@@ -55,7 +82,7 @@ absl::StatusOr<SparseState> SparseTransformer::NewState(const BudgetSchedule& sc
       }
     }
   }
-  return SparseState(schedule);
+  return SparseState(schedule, open_ended);
 }
 
 at::Tensor SparseTransformer::Sketch(const at::Tensor& hidden) const {
@@ -117,7 +144,7 @@ absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
   state.blocks_.resize(layers);
   const int64_t k = schedule.TokensToCompute(step, n);
   // Per-token state is kept only if a later step reuses it.
-  bool keep_state = false;
+  bool keep_state = state.open_ended_;
   for (int later = step + 1; later < schedule.steps(); ++later) {
     keep_state = keep_state || schedule.level(later) < kDenseLevel;
   }

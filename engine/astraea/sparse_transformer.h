@@ -70,6 +70,15 @@ class SparseState {
   // step), for monitoring and tests.
   const at::Tensor& SkipCounts(int block) const { return blocks_.at(block).skip; }
 
+  // Steps run so far.
+  int steps_done() const { return next_step_; }
+  // A deep copy, to branch a run at a step boundary.
+  SparseState Clone() const;
+  // Sets the level of the next step to run; the later levels stay. Only for an open-ended state
+  // (SparseTransformer::NewState). INVALID_ARGUMENT for a level outside [0, kDenseLevel], a
+  // state that is not open-ended, or one whose steps have all run.
+  absl::Status SetNextLevel(int level);
+
  private:
   friend class SparseTransformer;
   struct Block {
@@ -78,9 +87,12 @@ class SparseState {
     at::Tensor sketch;  // [N, sketch_dim] float32, of the input at the last computation.
     at::Tensor skip;    // [N] int32, consecutive steps not computed.
   };
-  explicit SparseState(BudgetSchedule schedule) : schedule_(std::move(schedule)) {}
+  SparseState(BudgetSchedule schedule, bool open_ended)
+      : schedule_(std::move(schedule)), open_ended_(open_ended) {}
 
   BudgetSchedule schedule_;
+  // The later levels may still change: per-token state is kept whatever they are.
+  bool open_ended_ = false;
   int next_step_ = 0;
   int64_t tokens_computed_ = 0;
   std::vector<Block> blocks_;
@@ -95,8 +107,12 @@ class SparseTransformer {
   const SparseOptions& options() const { return options_; }
 
   // State for one branch of a job that will run `schedule`. INVALID_ARGUMENT if the schedule
-  // does not fit the mode (kTimestepLevel: θ ∈ {0, 1} only).
-  absl::StatusOr<SparseState> NewState(const BudgetSchedule& schedule) const;
+  // does not fit the mode (kTimestepLevel: θ ∈ {0, 1} only). An `open_ended` state takes each
+  // step's level from SetNextLevel() if given (the schedule is then only a default) and keeps the
+  // per-token state even when the remaining levels are dense; its results match a fixed
+  // schedule's up to rounding (its dense steps also compute their attention log-sum-exp).
+  absl::StatusOr<SparseState> NewState(const BudgetSchedule& schedule,
+                                       bool open_ended = false) const;
 
   // The model at the state's next step (Transformer::Forward's contract otherwise; batch 1),
   // with the branch's text side from Transformer::EncodeText. INVALID_ARGUMENT for latents or a

@@ -39,6 +39,9 @@ class FlowMatchEulerScheduler final : public FlowScheduler {
   absl::StatusOr<at::Tensor> Step(const at::Tensor& model_output, int step_index,
                                   const at::Tensor& sample) override;
   void Reset() override { next_index_ = -1; }
+  std::unique_ptr<FlowScheduler> Clone() const override {
+    return std::unique_ptr<FlowScheduler>(new FlowMatchEulerScheduler(*this));
+  }
 
  private:
   explicit FlowMatchEulerScheduler(const FlowSchedulerConfig& config);

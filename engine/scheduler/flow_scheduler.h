@@ -21,6 +21,8 @@
 #ifndef VIDEOGEN_ENGINE_SCHEDULER_FLOW_SCHEDULER_H_
 #define VIDEOGEN_ENGINE_SCHEDULER_FLOW_SCHEDULER_H_
 
+#include <memory>
+
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -63,6 +65,10 @@ class FlowScheduler {
 
   // Forgets the step state (history, position) and keeps the grid, to start a new run.
   virtual void Reset() = 0;
+
+  // An independent scheduler in the same state (grid, history, position), e.g. to branch a run
+  // at a step boundary. Step() never modifies tensors in place, so the copy shares them.
+  virtual std::unique_ptr<FlowScheduler> Clone() const = 0;
 
  protected:
   // The argument checks of Step() shared by the implementations. `expected_index` is the index

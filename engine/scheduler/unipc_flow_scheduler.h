@@ -44,6 +44,9 @@ class UniPcFlowScheduler final : public FlowScheduler {
   absl::StatusOr<at::Tensor> Step(const at::Tensor& model_output, int step_index,
                                   const at::Tensor& sample) override;
   void Reset() override;
+  std::unique_ptr<FlowScheduler> Clone() const override {
+    return std::unique_ptr<FlowScheduler>(new UniPcFlowScheduler(*this));
+  }
 
  private:
   explicit UniPcFlowScheduler(const FlowSchedulerConfig& config);

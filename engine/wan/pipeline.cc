@@ -129,40 +129,88 @@ at::Tensor Pipeline::InitialLatents(const GenerateRequest& r) const {
   return noise.to(transformer.device());
 }
 
-absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& request,
-                                                     const StepCallback& on_step,
-                                                     const CancelCheck& cancelled,
-                                                     const StageCallback& on_stage) const {
+int64_t Pipeline::Trajectory::StateBytes() const {
+  int64_t bytes = latents_.numel() * static_cast<int64_t>(latents_.element_size());
+  if (prompt_state_.has_value()) bytes += prompt_state_->CacheBytes();
+  if (negative_state_.has_value()) bytes += negative_state_->CacheBytes();
+  return bytes;
+}
+
+absl::StatusOr<Pipeline::Trajectory> Pipeline::Trajectory::Branch() const {
+  Trajectory copy;
+  copy.steps_ = steps_;
+  copy.step_ = step_;
+  copy.guidance_scale_ = guidance_scale_;
+  copy.guided_ = guided_;
+  copy.dense_step_tokens_ = dense_step_tokens_;
+  copy.scheduler_ = scheduler_->Clone();
+  copy.timesteps_ = timesteps_;
+  copy.latents_ = latents_;
+  copy.prompt_text_ = prompt_text_;
+  copy.negative_text_ = negative_text_;
+  VG_RETURN_IF_ERROR(RunTorch("branching a trajectory", [&] {
+    c10::InferenceMode inference;
+    if (prompt_state_.has_value()) copy.prompt_state_ = prompt_state_->Clone();
+    if (negative_state_.has_value()) copy.negative_state_ = negative_state_->Clone();
+  }));
+  return copy;
+}
+
+absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateRequest& request,
+                                                               bool open_ended) const {
   VG_RETURN_IF_ERROR(Validate(request));
-  if (on_stage) on_stage(Stage::kTextEncoding);
+  if (open_ended && !request.schedule.has_value()) {
+    return absl::InvalidArgumentError("an open-ended trajectory needs a schedule");
+  }
   const Transformer& transformer = *components_.transformer;
-  const bool guided = request.guidance_scale > 1.0;  // As diffusers' do_classifier_free_guidance.
+  Trajectory run;
+  run.steps_ = request.steps;
+  run.guidance_scale_ = request.guidance_scale;
+  run.guided_ = request.guidance_scale > 1.0;  // As diffusers' do_classifier_free_guidance.
   VG_ASSIGN_OR_RETURN(const at::Tensor prompt_embeds,
                       EncodePrompt(request.prompt, request.max_sequence_length));
   at::Tensor negative_embeds;
-  if (guided) {
+  if (run.guided_) {
     VG_ASSIGN_OR_RETURN(negative_embeds,
                         EncodePrompt(request.negative_prompt, request.max_sequence_length));
   }
-  VG_ASSIGN_OR_RETURN(auto scheduler, scheduler::CreateFlowScheduler(components_.scheduler_config));
-  VG_RETURN_IF_ERROR(scheduler->SetTimesteps(request.steps));
-
-  at::Tensor latents;
-  Transformer::TextContext prompt_text, negative_text;  // Fixed for the job: computed once.
+  VG_ASSIGN_OR_RETURN(run.scheduler_,
+                      scheduler::CreateFlowScheduler(components_.scheduler_config));
+  VG_RETURN_IF_ERROR(run.scheduler_->SetTimesteps(request.steps));
   VG_RETURN_IF_ERROR(RunTorch("initial latents", [&] {
     c10::InferenceMode inference;
-    latents = InitialLatents(request);
-    prompt_text = transformer.EncodeText(prompt_embeds);
-    if (guided) negative_text = transformer.EncodeText(negative_embeds);
+    run.latents_ = InitialLatents(request);
+    // Fixed for the run: computed once.
+    run.prompt_text_ = transformer.EncodeText(prompt_embeds);
+    if (run.guided_) run.negative_text_ = transformer.EncodeText(negative_embeds);
+    run.timesteps_ = run.scheduler_->timesteps().to(transformer.device());
   }));
   // With a schedule, each CFG branch carries its own token state through the steps.
-  std::optional<astraea::SparseState> prompt_state, negative_state;
   if (request.schedule.has_value()) {
-    VG_ASSIGN_OR_RETURN(prompt_state, sparse_->NewState(*request.schedule));
-    if (guided) {
-      VG_ASSIGN_OR_RETURN(negative_state, sparse_->NewState(*request.schedule));
+    VG_ASSIGN_OR_RETURN(run.prompt_state_, sparse_->NewState(*request.schedule, open_ended));
+    if (run.guided_) {
+      VG_ASSIGN_OR_RETURN(run.negative_state_, sparse_->NewState(*request.schedule, open_ended));
     }
   }
+  run.dense_step_tokens_ = transformer.GridOf(run.latents_).tokens() *
+                           transformer.config().num_layers * (run.guided_ ? 2 : 1);
+  return run;
+}
+
+absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> level) const {
+  if (run.step_ >= run.steps_) {
+    return absl::InvalidArgumentError(absl::StrCat("all ", run.steps_, " steps have run"));
+  }
+  if (level.has_value()) {
+    if (!run.prompt_state_.has_value()) {
+      return absl::InvalidArgumentError("a step level needs a trajectory with a schedule");
+    }
+    VG_RETURN_IF_ERROR(run.prompt_state_->SetNextLevel(*level));
+    if (run.negative_state_.has_value()) {
+      VG_RETURN_IF_ERROR(run.negative_state_->SetNextLevel(*level));
+    }
+  }
+  const Transformer& transformer = *components_.transformer;
   auto predict = [&](const at::Tensor& input, const at::Tensor& t,
                      const Transformer::TextContext& text,
                      std::optional<astraea::SparseState>& state) -> absl::StatusOr<at::Tensor> {
@@ -170,55 +218,66 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
     return sparse_->Forward(input, t, text, *state);
   };
   auto tokens_so_far = [&] {
-    return (prompt_state ? prompt_state->tokens_computed() : 0) +
-           (negative_state ? negative_state->tokens_computed() : 0);
+    return (run.prompt_state_ ? run.prompt_state_->tokens_computed() : 0) +
+           (run.negative_state_ ? run.negative_state_->tokens_computed() : 0);
   };
-  const int64_t dense_step_tokens =
-      transformer.GridOf(latents).tokens() * transformer.config().num_layers * (guided ? 2 : 1);
-  const at::Tensor timesteps = scheduler->timesteps().to(transformer.device());
-  if (on_stage) on_stage(Stage::kDenoising);
-  for (int i = 0; i < request.steps; ++i) {
-    if (cancelled && cancelled()) {
-      return absl::CancelledError(
-          absl::StrCat("cancelled before step ", i + 1, " of ", request.steps));
+  const int i = run.step_;
+  at::Tensor noise_pred;
+  absl::Status predicted;
+  const int64_t tokens_before = tokens_so_far();
+  VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("denoising step ", i + 1), [&] {
+    c10::InferenceMode inference;
+    const at::Tensor input = run.latents_.to(transformer.dtype());
+    const at::Tensor t = run.timesteps_.slice(0, i, i + 1).expand({run.latents_.size(0)});
+    absl::StatusOr<at::Tensor> cond = predict(input, t, run.prompt_text_, run.prompt_state_);
+    if (!cond.ok()) {
+      predicted = cond.status();
+      return;
     }
-    at::Tensor noise_pred;
-    absl::Status predicted;
-    const int64_t tokens_before = tokens_so_far();
-    VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("denoising step ", i + 1), [&] {
-      c10::InferenceMode inference;
-      const at::Tensor input = latents.to(transformer.dtype());
-      const at::Tensor t = timesteps.slice(0, i, i + 1).expand({latents.size(0)});
-      absl::StatusOr<at::Tensor> cond = predict(input, t, prompt_text, prompt_state);
-      if (!cond.ok()) {
-        predicted = cond.status();
+    noise_pred = *std::move(cond);
+    if (run.guided_) {
+      // diffusers: two passes, combined in the transformer's dtype. (One batch-2 pass is not
+      // faster on the H100: 262.5 ms against 2 x 128.7 ms at N = 14040, bench/results/.)
+      absl::StatusOr<at::Tensor> uncond =
+          predict(input, t, run.negative_text_, run.negative_state_);
+      if (!uncond.ok()) {
+        predicted = uncond.status();
         return;
       }
-      noise_pred = *std::move(cond);
-      if (guided) {
-        // diffusers: two passes, combined in the transformer's dtype. (One batch-2 pass is not
-        // faster on the H100: 262.5 ms against 2 x 128.7 ms at N = 14040, bench/results/.)
-        absl::StatusOr<at::Tensor> uncond = predict(input, t, negative_text, negative_state);
-        if (!uncond.ok()) {
-          predicted = uncond.status();
-          return;
-        }
-        noise_pred = *uncond + request.guidance_scale * (noise_pred - *uncond);
-      }
-    }));
-    VG_RETURN_IF_ERROR(predicted);
-    // The scheduler reports argument errors as a status and LibTorch failures by throwing.
-    auto next = RunTorchOr(absl::StrCat("scheduler step ", i + 1), [&] {
-      c10::InferenceMode inference;
-      return scheduler->Step(noise_pred, i, latents);
-    });
-    if (!next.ok()) return next.status();
-    VG_ASSIGN_OR_RETURN(latents, *std::move(next));
-    const int64_t step_tokens =
-        request.schedule.has_value() ? tokens_so_far() - tokens_before : dense_step_tokens;
-    if (on_step) on_step({i + 1, request.steps, step_tokens, dense_step_tokens});
+      noise_pred = *uncond + run.guidance_scale_ * (noise_pred - *uncond);
+    }
+  }));
+  VG_RETURN_IF_ERROR(predicted);
+  // The scheduler reports argument errors as a status and LibTorch failures by throwing.
+  auto next = RunTorchOr(absl::StrCat("scheduler step ", i + 1), [&] {
+    c10::InferenceMode inference;
+    return run.scheduler_->Step(noise_pred, i, run.latents_);
+  });
+  if (!next.ok()) return next.status();
+  VG_ASSIGN_OR_RETURN(run.latents_, *std::move(next));
+  ++run.step_;
+  const int64_t step_tokens =
+      run.prompt_state_.has_value() ? tokens_so_far() - tokens_before : run.dense_step_tokens_;
+  return StepEvent{i + 1, run.steps_, step_tokens, run.dense_step_tokens_};
+}
+
+absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& request,
+                                                     const StepCallback& on_step,
+                                                     const CancelCheck& cancelled,
+                                                     const StageCallback& on_stage) const {
+  VG_RETURN_IF_ERROR(Validate(request));
+  if (on_stage) on_stage(Stage::kTextEncoding);
+  VG_ASSIGN_OR_RETURN(Trajectory run, StartTrajectory(request));
+  if (on_stage) on_stage(Stage::kDenoising);
+  while (run.steps_done() < run.steps()) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError(absl::StrCat("cancelled before step ", run.steps_done() + 1,
+                                               " of ", request.steps));
+    }
+    VG_ASSIGN_OR_RETURN(const StepEvent event, Advance(run));
+    if (on_step) on_step(event);
   }
-  return latents;
+  return run.latents_;
 }
 
 absl::StatusOr<at::Tensor> Pipeline::DecodeFrames(const at::Tensor& latents,

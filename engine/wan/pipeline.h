@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "engine/astraea/schedule.h"
 #include "engine/astraea/sparse_transformer.h"
+#include "engine/scheduler/flow_scheduler.h"
 #include "engine/scheduler/flow_scheduler_config.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/umt5_encoder.h"
@@ -60,6 +61,40 @@ struct StepEvent {
 
 class Pipeline {
  public:
+  // A denoising run advanced one step at a time (Advance) that can be branched (Branch) at a step
+  // boundary: the state after step i depends only on the request and θ_1..θ_i, so runs whose
+  // schedules share a prefix can share its steps (the schedule search's prefix reuse). Movable;
+  // branches are independent.
+  class Trajectory {
+   public:
+    Trajectory(Trajectory&&) = default;
+    Trajectory& operator=(Trajectory&&) = default;
+    int steps_done() const { return step_; }
+    int steps() const { return steps_; }
+    // The latents after steps_done() steps, float32.
+    const at::Tensor& latents() const { return latents_; }
+    // Bytes a Branch() of this run allocates on its device (the ASTRAEA states and latents).
+    int64_t StateBytes() const;
+    // An independent copy of this run's state (the ASTRAEA states deep-copied; immutable tensors
+    // shared). INTERNAL if LibTorch fails to copy.
+    absl::StatusOr<Trajectory> Branch() const;
+
+   private:
+    friend class Pipeline;
+    Trajectory() = default;
+
+    int steps_ = 0;
+    int step_ = 0;
+    double guidance_scale_ = 1;
+    bool guided_ = false;
+    int64_t dense_step_tokens_ = 0;
+    std::unique_ptr<scheduler::FlowScheduler> scheduler_;
+    at::Tensor timesteps_;
+    at::Tensor latents_;
+    Transformer::TextContext prompt_text_, negative_text_;
+    std::optional<astraea::SparseState> prompt_state_, negative_state_;
+  };
+
   // Called after every denoising step, on the calling thread. Must not block for long.
   using StepCallback = std::function<void(const StepEvent&)>;
   // Polled before every step; true stops the run with CANCELLED.
@@ -102,6 +137,17 @@ class Pipeline {
   // The seeded initial latents, [1, in_channels, (frames-1)/4+1, height/8, width/8] float32 on
   // the transformer's device (4 and 8: the VAE's temporal and spatial factors).
   at::Tensor InitialLatents(const GenerateRequest& request) const;
+
+  // Encodes the text, draws the noise and prepares `request`'s run without running a step.
+  // Validate()'s errors; RESOURCE_EXHAUSTED / INTERNAL for LibTorch failures. With `open_ended`
+  // (the request must have a schedule) each Advance() may choose its step's level.
+  absl::StatusOr<Trajectory> StartTrajectory(const GenerateRequest& request,
+                                             bool open_ended = false) const;
+  // Runs the next step, at `level` (θ·10) if set (an open-ended trajectory only), and returns its
+  // event. INVALID_ARGUMENT once every step has run or for a level it cannot take;
+  // RESOURCE_EXHAUSTED / INTERNAL for LibTorch failures.
+  absl::StatusOr<StepEvent> Advance(Trajectory& trajectory,
+                                    std::optional<int> level = std::nullopt) const;
 
   // Runs the request up to the final latents (float32, shape as InitialLatents()). Errors:
   // Validate()'s; CANCELLED if `cancelled` returns true before a step; RESOURCE_EXHAUSTED /
