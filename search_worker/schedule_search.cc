@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -228,15 +229,19 @@ absl::StatusOr<SearchOutcome> RunScheduleSearch(const engine::wan::Pipeline& pip
 
   for (int b = static_cast<int>(checkpoint.results.size()); b < spec.budgets_size(); ++b) {
     const float budget = spec.budgets(b);
-    VG_ASSIGN_OR_RETURN(const videogen::v1::Schedule fallback_schedule,
-                        server::ScheduleRegistry::Fallback(key, budget));
-    const Levels fallback = ToLevels(fallback_schedule);
+    // The registry's fallback for the budget; none when its dense first and last steps alone
+    // exceed the budget (the search itself is not bound by them).
+    const absl::StatusOr<videogen::v1::Schedule> fallback_schedule =
+        server::ScheduleRegistry::Fallback(key, budget);
+    std::optional<Levels> fallback;
+    if (fallback_schedule.ok()) fallback = ToLevels(*fallback_schedule);
     auto fitness = [&](const std::vector<Levels>& batch) {
       return searched.Evaluate(batch, options.cancelled);
     };
     // The fallback and, for a budget on the grid, the uniform schedule start the population, so
     // the search never publishes anything worse than either.
-    std::vector<Levels> seeds = {fallback};
+    std::vector<Levels> seeds;
+    if (fallback.has_value()) seeds.push_back(*fallback);
     const double uniform_level = budget * engine::astraea::kDenseLevel;
     if (std::fabs(uniform_level - std::lround(uniform_level)) < 1e-4) {
       seeds.push_back(Levels(key.steps(), static_cast<int>(std::lround(uniform_level))));
@@ -274,18 +279,18 @@ absl::StatusOr<SearchOutcome> RunScheduleSearch(const engine::wan::Pipeline& pip
     }
     evaluations_before += search->evaluations();
 
-    // The recorded fitness is at the full key; the fallback's beside it for comparison.
+    // The recorded fitness is at the full key (a proxy's best is evaluated again there); the
+    // fallback's beside it for comparison.
     const EvolutionarySearch::Scored& best = search->best();
-    std::vector<double> full_mse = {best.fitness};
-    double fallback_mse = 0;
-    if (proxied) {
-      VG_ASSIGN_OR_RETURN(full_mse, full.Evaluate({best.levels, fallback}, options.cancelled));
-      fallback_mse = full_mse[1];
-    } else {
-      VG_ASSIGN_OR_RETURN(const std::vector<double> fallback_fitness,
-                          full.Evaluate({fallback}, options.cancelled));
-      fallback_mse = fallback_fitness[0];
+    std::vector<Levels> again;
+    if (proxied) again.push_back(best.levels);
+    if (fallback.has_value()) again.push_back(*fallback);
+    std::vector<double> again_mse;
+    if (!again.empty()) {
+      VG_ASSIGN_OR_RETURN(again_mse, full.Evaluate(again, options.cancelled));
     }
+    const std::vector<double> full_mse = {proxied ? again_mse.front() : best.fitness};
+    const double fallback_mse = fallback.has_value() ? again_mse.back() : 0;
     videogen::v1::Schedule schedule;
     *schedule.mutable_key() = key;
     schedule.set_budget(budget);

@@ -170,6 +170,35 @@ TEST_F(ScheduleSearchTest, PrefixReuseGivesTheSameFitnessWithFewerSteps) {
   EXPECT_EQ(without.steps_reused(), 0);
 }
 
+TEST_F(ScheduleSearchTest, AProxySearchRecordsTheFitnessAtTheFullKey) {
+  ASSERT_OK_AND_ASSIGN(auto registry, server::ScheduleRegistry::Open(dir_ + "/schedules.db"));
+  SearchJobSpec spec = Spec();
+  spec.mutable_proxy()->set_frames(5);
+  spec.mutable_proxy()->set_height(16);
+  ASSERT_OK_AND_ASSIGN(spec, NormalizeSearchSpec(spec, 0));
+  EXPECT_EQ(spec.proxy().width(), 48);  // Unset proxy fields are the key's.
+  SearchOptions options;
+  options.search_id = "proxy";
+  ASSERT_OK_AND_ASSIGN(const SearchOutcome outcome,
+                       RunScheduleSearch(*pipeline_, *registry, spec, options));
+  ASSERT_OK_AND_ASSIGN(const auto schedule, registry->Get(outcome.results[0].schedule_id()));
+  // The recorded fitness is the schedule's at the full 32x48x9 key.
+  engine::wan::GenerateRequest base;
+  base.height = 32;
+  base.width = 48;
+  base.frames = 9;
+  base.steps = 8;
+  ASSERT_OK_AND_ASSIGN(auto full,
+                       LatentFitness::Create(pipeline_.get(), base,
+                                             {{"a red fox in the snow", "a city street at night"},
+                                              {0, 1}}));
+  Levels levels;
+  for (const float theta : schedule.thetas()) levels.push_back(static_cast<int>(theta * 10 + 0.5f));
+  ASSERT_OK_AND_ASSIGN(const auto mse, full.Evaluate({levels}));
+  EXPECT_DOUBLE_EQ(outcome.results[0].fitness_mse(), mse[0]);
+  EXPECT_DOUBLE_EQ(schedule.provenance().fitness_mse(), mse[0]);
+}
+
 TEST(NormalizeSearchSpecTest, FillsDefaultsAndRejectsBadFields) {
   SearchJobSpec spec;
   auto* key = spec.mutable_key();
