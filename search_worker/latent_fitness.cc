@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <thread>
 #include <utility>
 
 #include "ATen/ATen.h"
@@ -38,24 +39,24 @@ engine::wan::GenerateRequest LatentFitness::RequestFor(size_t prompt) const {
   return request;
 }
 
-absl::Status LatentFitness::AddPromptErrors(size_t prompt, const std::vector<Levels>& candidates,
-                                            const std::function<bool()>& cancelled,
-                                            std::vector<double>& mse) {
+absl::Status LatentFitness::AddPromptErrors(const engine::wan::Pipeline& pipeline, size_t prompt,
+                                            const std::vector<Levels>& candidates,
+                                            const std::vector<size_t>& order, size_t begin,
+                                            size_t end, const std::function<bool()>& cancelled,
+                                            std::vector<double>& mse, Counts& counts) const {
+  if (begin == end) return absl::OkStatus();
   const int steps = base_.steps;
-  std::vector<size_t> order(candidates.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return candidates[a] < candidates[b]; });
   engine::wan::GenerateRequest request = RequestFor(prompt);
   VG_ASSIGN_OR_RETURN(request.schedule,
-                      engine::astraea::BudgetSchedule::FromLevels(candidates[order[0]]));
+                      engine::astraea::BudgetSchedule::FromLevels(candidates[order[begin]]));
   // Saved states along the current run by depth; the root (depth 0) is valid for every candidate.
   std::map<int, engine::wan::Pipeline::Trajectory> saved;
-  VG_ASSIGN_OR_RETURN(auto root, pipeline_->StartTrajectory(request, /*open_ended=*/true));
+  VG_ASSIGN_OR_RETURN(auto root, pipeline.StartTrajectory(request, /*open_ended=*/true));
   saved.emplace(0, std::move(root));
   int stride = 0;  // Steps between saved states; set once a state's size is known.
   const Levels* previous = nullptr;
-  for (const size_t index : order) {
+  for (size_t position = begin; position < end; ++position) {
+    const size_t index = order[position];
     const Levels& levels = candidates[index];
     int shared = 0;
     if (previous != nullptr && options_.reuse_prefixes) {
@@ -64,11 +65,11 @@ absl::Status LatentFitness::AddPromptErrors(size_t prompt, const std::vector<Lev
     saved.erase(saved.upper_bound(shared), saved.end());  // States of other prefixes.
     const auto start = std::prev(saved.end());
     VG_ASSIGN_OR_RETURN(engine::wan::Pipeline::Trajectory run, start->second.Branch());
-    steps_reused_ += start->first;
+    counts.reused += start->first;
     for (int step = start->first; step < steps; ++step) {
       if (cancelled && cancelled()) return absl::CancelledError("the search was cancelled");
-      VG_RETURN_IF_ERROR(pipeline_->Advance(run, levels[step]).status());
-      ++steps_computed_;
+      VG_RETURN_IF_ERROR(pipeline.Advance(run, levels[step]).status());
+      ++counts.computed;
       if (!options_.reuse_prefixes || step + 1 == steps) continue;
       if (stride == 0) {
         // The first state's size fixes how many fit the budget.
@@ -82,7 +83,11 @@ absl::Status LatentFitness::AddPromptErrors(size_t prompt, const std::vector<Lev
       }
     }
     VG_ASSIGN_OR_RETURN(const double error, engine::RunTorchOr("fitness", [&] {
-                          return (run.latents() - dense_[prompt]).pow(2).mean().item<double>();
+                          const at::Tensor& latents = run.latents();
+                          return (latents - dense_[prompt].to(latents.device()))
+                              .pow(2)
+                              .mean()
+                              .item<double>();
                         }));
     mse[index] += error;
     previous = &levels;
@@ -101,8 +106,36 @@ absl::StatusOr<std::vector<double>> LatentFitness::Evaluate(
   }
   std::vector<double> mse(candidates.size(), 0.0);
   if (candidates.empty()) return mse;
+  std::vector<size_t> order(candidates.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return candidates[a] < candidates[b]; });
+  std::vector<const engine::wan::Pipeline*> devices = {pipeline_};
+  devices.insert(devices.end(), options_.replicas.begin(), options_.replicas.end());
+  const size_t parts = std::min(devices.size(), candidates.size());
   for (size_t i = 0; i < prompts; ++i) {
-    VG_RETURN_IF_ERROR(AddPromptErrors(i, candidates, cancelled, mse));
+    // Contiguous runs of the sorted batch, one per device, in parallel.
+    std::vector<absl::Status> status(parts);
+    std::vector<Counts> counts(parts);
+    std::vector<std::thread> threads;
+    for (size_t part = 0; part < parts; ++part) {
+      const size_t begin = order.size() * part / parts, end = order.size() * (part + 1) / parts;
+      auto run = [&, part, begin, end] {
+        status[part] = AddPromptErrors(*devices[part], i, candidates, order, begin, end,
+                                       cancelled, mse, counts[part]);
+      };
+      if (parts == 1) {
+        run();
+      } else {
+        threads.emplace_back(run);
+      }
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (size_t part = 0; part < parts; ++part) {
+      steps_computed_ += counts[part].computed;
+      steps_reused_ += counts[part].reused;
+      VG_RETURN_IF_ERROR(status[part]);
+    }
   }
   for (double& value : mse) value /= static_cast<double>(prompts);
   return mse;

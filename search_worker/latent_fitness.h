@@ -8,6 +8,8 @@
 // schedule shares with the previous candidate's; states are saved every `stride` steps along the
 // current run, with the stride chosen so that the saved states fit `snapshot_bytes`. The results
 // are those of running every candidate from the start (the same steps in the same order).
+// With replicas on other devices, the sorted batch is split into contiguous runs evaluated in
+// parallel, one per device.
 //
 // Thread-compatible: one Evaluate() at a time.
 #ifndef VIDEOGEN_SEARCH_WORKER_LATENT_FITNESS_H_
@@ -27,7 +29,10 @@ namespace videogen::search_worker {
 
 struct LatentFitnessOptions {
   bool reuse_prefixes = true;
-  int64_t snapshot_bytes = int64_t{16} << 30;  // Device memory for saved states.
+  int64_t snapshot_bytes = int64_t{16} << 30;  // Device memory for saved states, per device.
+  // Copies of the pipeline on other devices (same weights): a batch is split into as many
+  // contiguous runs of the sorted candidates, evaluated in parallel. They outlive the fitness.
+  std::vector<const engine::wan::Pipeline*> replicas;
 };
 
 class LatentFitness {
@@ -62,9 +67,16 @@ class LatentFitness {
         calibration_(std::move(calibration)),
         options_(options) {}
   engine::wan::GenerateRequest RequestFor(size_t prompt) const;
-  // The candidates' squared errors for prompt `prompt`, added to `mse`.
-  absl::Status AddPromptErrors(size_t prompt, const std::vector<Levels>& candidates,
-                               const std::function<bool()>& cancelled, std::vector<double>& mse);
+  struct Counts {
+    int64_t computed = 0, reused = 0;
+  };
+  // The squared errors for prompt `prompt` of the candidates `order[begin, end)` (sorted), added
+  // to `mse`, computed on `pipeline`.
+  absl::Status AddPromptErrors(const engine::wan::Pipeline& pipeline, size_t prompt,
+                               const std::vector<Levels>& candidates,
+                               const std::vector<size_t>& order, size_t begin, size_t end,
+                               const std::function<bool()>& cancelled, std::vector<double>& mse,
+                               Counts& counts) const;
 
   const engine::wan::Pipeline* pipeline_;
   engine::wan::GenerateRequest base_;

@@ -138,7 +138,7 @@ TEST_F(ScheduleSearchTest, AnInterruptedSearchResumesFromItsCheckpointToTheSameR
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("search another")));
 }
 
-TEST_F(ScheduleSearchTest, PrefixReuseGivesTheSameFitnessWithFewerSteps) {
+TEST_F(ScheduleSearchTest, PrefixReuseAndReplicasGiveTheSameFitness) {
   engine::wan::GenerateRequest base;
   base.height = 32;
   base.width = 48;
@@ -163,6 +163,18 @@ TEST_F(ScheduleSearchTest, PrefixReuseGivesTheSameFitnessWithFewerSteps) {
     for (size_t i = 0; i < candidates.size(); ++i) EXPECT_EQ(mse[i], expected[i]) << i;
     EXPECT_EQ(with.steps_computed() + with.steps_reused(), without.steps_computed());
   }
+  // Split over a second copy of the model (another device in production), in parallel.
+  ASSERT_OK_AND_ASSIGN(auto replica,
+                       engine::wan::Pipeline::Load(
+                           videogen::testing::RunfilePath("tests/golden/wan_tiny"), at::kFloat,
+                           at::kCPU));
+  LatentFitness::Options two;
+  two.replicas = {replica.get()};
+  ASSERT_OK_AND_ASSIGN(auto parallel,
+                       LatentFitness::Create(pipeline_.get(), base, calibration, two));
+  ASSERT_OK_AND_ASSIGN(const auto split, parallel.Evaluate(candidates));
+  for (size_t i = 0; i < candidates.size(); ++i) EXPECT_EQ(split[i], expected[i]) << i;
+
   ASSERT_OK_AND_ASSIGN(auto with, LatentFitness::Create(pipeline_.get(), base, calibration));
   ASSERT_OK(with.Evaluate(candidates).status());
   // Sorted: 5555... shares 2, then 4 steps; 10 0 3 7 5 5 2 8 shares 7, then 5 steps.
