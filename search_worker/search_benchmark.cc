@@ -1,10 +1,11 @@
 // The schedule search's cost on a GPU at the real Wan2.1-1.3B configuration with random weights
 // (engine/wan/testing/random_pipeline.h): the same search (same seed, so the same candidates) run
 // with and without prefix reuse, reporting wall time, steps computed and reused, evaluations per
-// GPU-hour and the best fitness after each generation against elapsed time.
+// GPU-hour (wall time × devices) and the best fitness after each generation against elapsed time.
 //
 //   search_benchmark [--height=480 --width=832 --frames=33 --steps=20 --budget=0.5]
-//                    [--population=6 --generations=2 --parents=3 --prompts=1] [--json=FILE]
+//                    [--population=6 --generations=2 --parents=3 --prompts=1] [--devices=1]
+//                    [--json=FILE]
 //
 // Random weights make the fitness values themselves meaningless; the cost figures are what this
 // measures.
@@ -20,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ATen/ATen.h"
 #include "absl/time/clock.h"
 #include "engine/wan/testing/random_pipeline.h"
 #include "search_worker/schedule_search.h"
@@ -35,6 +37,7 @@ ABSL_FLAG(int, population, 6, "Candidates per generation.");
 ABSL_FLAG(int, generations, 2, "Generations after the initial population.");
 ABSL_FLAG(int, parents, 3, "Parents kept.");
 ABSL_FLAG(int, prompts, 1, "Calibration prompts (the first N default ones).");
+ABSL_FLAG(int, devices, 1, "GPUs to evaluate on (a model copy on each).");
 ABSL_FLAG(std::string, json, "", "If set, the results are also written here as JSON.");
 
 namespace videogen::search_worker {
@@ -47,7 +50,14 @@ int Main() {
     std::fprintf(stderr, "search_benchmark: no CUDA device\n");
     return 1;
   }
-  const auto pipeline = OrDie(engine::wan::testing::RandomWan21Pipeline1p3B(at::kCUDA));
+  // One copy of the same random weights per device (the same seed draws the same values).
+  std::vector<std::unique_ptr<engine::wan::Pipeline>> copies;
+  for (int device = 0; device < absl::GetFlag(FLAGS_devices); ++device) {
+    at::manual_seed(1234);
+    copies.push_back(OrDie(engine::wan::testing::RandomWan21Pipeline1p3B(
+        at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)))));
+  }
+  const engine::wan::Pipeline* pipeline = copies[0].get();
   videogen::v1::SearchJobSpec spec;
   auto* key = spec.mutable_key();
   key->set_model_id("wan2.1-1.3b-random");
@@ -76,6 +86,7 @@ int Main() {
     SearchOptions options;
     options.search_id = reuse ? "with-reuse" : "without-reuse";
     options.fitness.reuse_prefixes = reuse;
+    for (size_t i = 1; i < copies.size(); ++i) options.fitness.replicas.push_back(copies[i].get());
     const absl::Time start = absl::Now();
     std::string curve;
     int64_t evaluations = 0;
@@ -87,7 +98,8 @@ int Main() {
     };
     const SearchOutcome outcome = OrDie(RunScheduleSearch(*pipeline, *registry, spec, options));
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    const double per_hour = evaluations / (seconds / 3600.0);
+    const double per_hour =
+        evaluations / (seconds / 3600.0 * static_cast<double>(copies.size()));
     std::printf("%-8s %9.1f %8lld %10lld %10lld %12.1f %14.6g\n", reuse ? "yes" : "no", seconds,
                 static_cast<long long>(evaluations),
                 static_cast<long long>(outcome.steps_computed),
@@ -105,11 +117,11 @@ int Main() {
   absl::StrAppendFormat(&json,
                         "], \"key\": {\"height\": %d, \"width\": %d, \"frames\": %d, "
                         "\"steps\": %d}, \"budget\": %g, \"population\": %d, "
-                        "\"generations\": %d, \"prompts\": %d}\n",
+                        "\"generations\": %d, \"prompts\": %d, \"devices\": %d}\n",
                         spec.key().height(), spec.key().width(), spec.key().frames(),
                         spec.key().steps(), absl::GetFlag(FLAGS_budget),
                         absl::GetFlag(FLAGS_population), absl::GetFlag(FLAGS_generations),
-                        absl::GetFlag(FLAGS_prompts));
+                        absl::GetFlag(FLAGS_prompts), absl::GetFlag(FLAGS_devices));
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
     std::ofstream(path) << json;
   }

@@ -6,6 +6,7 @@
 #include "ATen/ATen.h"
 #include "ATen/CPUGeneratorImpl.h"
 #include "absl/strings/str_cat.h"
+#include "c10/core/DeviceGuard.h"
 #include "c10/core/InferenceMode.h"
 #include "engine/common/status_macros.h"
 #include "engine/common/torch_status.h"
@@ -150,6 +151,7 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::Trajectory::Branch() const {
   copy.negative_text_ = negative_text_;
   VG_RETURN_IF_ERROR(RunTorch("branching a trajectory", [&] {
     c10::InferenceMode inference;
+    const c10::DeviceGuard device_guard(latents_.device());
     if (prompt_state_.has_value()) copy.prompt_state_ = prompt_state_->Clone();
     if (negative_state_.has_value()) copy.negative_state_ = negative_state_->Clone();
   }));
@@ -163,6 +165,7 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateReq
     return absl::InvalidArgumentError("an open-ended trajectory needs a schedule");
   }
   const Transformer& transformer = *components_.transformer;
+  const c10::DeviceGuard device_guard(transformer.device());
   Trajectory run;
   run.steps_ = request.steps;
   run.guidance_scale_ = request.guidance_scale;
@@ -211,6 +214,9 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
     }
   }
   const Transformer& transformer = *components_.transformer;
+  // The calling thread's current device may be another (parallel runs on several devices); the
+  // engine's own kernels launch on the current one.
+  const c10::DeviceGuard device_guard(transformer.device());
   auto predict = [&](const at::Tensor& input, const at::Tensor& t,
                      const Transformer::TextContext& text,
                      std::optional<astraea::SparseState>& state) -> absl::StatusOr<at::Tensor> {
