@@ -1,6 +1,7 @@
 #include "search_worker/latent_fitness.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <thread>
@@ -93,6 +94,33 @@ absl::Status LatentFitness::AddPromptErrors(const engine::wan::Pipeline& pipelin
     previous = &levels;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<double> LatentFitness::Psnr(const Levels& levels,
+                                           const std::function<bool()>& cancelled) {
+  VG_RETURN_IF_ERROR(Evaluate({}, cancelled).status());  // The dense latents.
+  VG_ASSIGN_OR_RETURN(const auto schedule, engine::astraea::BudgetSchedule::FromLevels(levels));
+  double total = 0;
+  for (size_t i = 0; i < calibration_.prompts.size(); ++i) {
+    if (dense_frames_.size() <= i) {
+      VG_ASSIGN_OR_RETURN(at::Tensor frames, pipeline_->DecodeFrames(dense_[i]));
+      dense_frames_.push_back(std::move(frames));
+    }
+    engine::wan::GenerateRequest request = RequestFor(i);
+    request.schedule = schedule;
+    VG_ASSIGN_OR_RETURN(const at::Tensor latents,
+                        pipeline_->GenerateLatents(request, nullptr, cancelled));
+    steps_computed_ += base_.steps;
+    VG_ASSIGN_OR_RETURN(const at::Tensor frames, pipeline_->DecodeFrames(latents));
+    VG_ASSIGN_OR_RETURN(const double mse, engine::RunTorchOr("PSNR", [&] {
+                          return (frames.to(at::kFloat) - dense_frames_[i].to(at::kFloat))
+                              .pow(2)
+                              .mean()
+                              .item<double>();
+                        }));
+    total += mse == 0 ? 100.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
+  }
+  return total / static_cast<double>(calibration_.prompts.size());
 }
 
 absl::StatusOr<std::vector<double>> LatentFitness::Evaluate(

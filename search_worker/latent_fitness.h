@@ -55,6 +55,10 @@ class LatentFitness {
   absl::StatusOr<std::vector<double>> Evaluate(const std::vector<Levels>& candidates,
                                                const std::function<bool()>& cancelled = nullptr);
 
+  // PSNR in dB of the decoded video of `levels` against the dense video, averaged over the
+  // prompts (uint8 RGB frames; 100 dB for identical videos). The pipeline's errors.
+  absl::StatusOr<double> Psnr(const Levels& levels, const std::function<bool()>& cancelled = nullptr);
+
   // Denoising steps run so far (dense references included) and steps skipped by prefix reuse.
   int64_t steps_computed() const { return steps_computed_; }
   int64_t steps_reused() const { return steps_reused_; }
@@ -82,7 +86,8 @@ class LatentFitness {
   engine::wan::GenerateRequest base_;
   Calibration calibration_;
   Options options_;
-  std::vector<at::Tensor> dense_;  // Per prompt, once computed.
+  std::vector<at::Tensor> dense_;         // Per prompt, once computed.
+  std::vector<at::Tensor> dense_frames_;  // Decoded, per prompt, once computed.
   int64_t steps_computed_ = 0;
   int64_t steps_reused_ = 0;
 };

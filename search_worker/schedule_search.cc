@@ -302,6 +302,8 @@ absl::StatusOr<SearchOutcome> RunScheduleSearch(const engine::wan::Pipeline& pip
     provenance->set_search_id(options.search_id);
     provenance->set_generation(best.generation);
     provenance->set_fitness_mse(full_mse[0]);
+    VG_ASSIGN_OR_RETURN(const double psnr, full.Psnr(best.levels, options.cancelled));
+    provenance->set_psnr_db(psnr);
     *provenance->mutable_calibration_prompts() = spec.calibration_prompts();
     *provenance->mutable_calibration_seeds() = spec.calibration_seeds();
     provenance->set_engine_version(kVersion);
@@ -314,6 +316,7 @@ absl::StatusOr<SearchOutcome> RunScheduleSearch(const engine::wan::Pipeline& pip
     result.set_schedule_version(stored.version());
     result.set_fitness_mse(full_mse[0]);
     result.set_fallback_fitness_mse(fallback_mse);
+    result.set_psnr_db(psnr);
     result.set_generation(best.generation);
     checkpoint.evolution.clear();
     if (!options.checkpoint_path.empty()) {

@@ -94,6 +94,12 @@ TEST_F(ScheduleSearchTest, FindsABetterScheduleThanUniformAndPublishesIt) {
   EXPECT_EQ(found.schedule.provenance().search_id(), "search-a");
   EXPECT_EQ(found.schedule.provenance().calibration_prompts_size(), 2);
   EXPECT_DOUBLE_EQ(found.schedule.provenance().fitness_mse(), result.fitness_mse());
+  EXPECT_GT(result.psnr_db(), 0);
+  EXPECT_LT(result.psnr_db(), 100);
+  EXPECT_DOUBLE_EQ(found.schedule.provenance().psnr_db(), result.psnr_db());
+  // A dense schedule's video is the dense video.
+  ASSERT_OK_AND_ASSIGN(const double dense_psnr, fitness.Psnr(Levels(8, 10)));
+  EXPECT_EQ(dense_psnr, 100.0);
 }
 
 TEST_F(ScheduleSearchTest, AnInterruptedSearchResumesFromItsCheckpointToTheSameResult) {
