@@ -265,14 +265,17 @@ absl::Status Run() {
       gauges.Update(registry.AddCallbackGauge("videogen_running_jobs", "Jobs running now.",
                                               [jobs] { return jobs->running(); }));
       if (!gauges.ok()) log->error("metrics: {}", gauges.ToString());
-      // Searches run on the same models, only while no video job waits or runs.
+      // Searches run here on the same models, only while no video job waits or runs, unless
+      // videogen_search_worker processes run them.
       std::vector<SearchManager::Model> search_models;
       for (int i = 0; i < config.models_size(); ++i) {
-        search_models.push_back({config.models(i).name(), models->pipelines[i].get()});
+        search_models.push_back({config.models(i).name(), models->pipelines[i].get(), {}});
       }
+      SearchManager::Options search_options;
+      search_options.run_worker = !config.external_search_workers();
       absl::StatusOr<std::unique_ptr<SearchManager>> search_manager = SearchManager::Create(
           config, std::move(search_models), schedules.get(),
-          [jobs] { return jobs->queued() + jobs->running() > 0; });
+          [jobs] { return jobs->queued() + jobs->running() > 0; }, search_options);
       if (search_manager.ok()) {
         searches = *std::move(search_manager);
         search_service.Attach(searches.get());

@@ -3,6 +3,8 @@
 // a shutdown that a new manager resumes from its checkpoint to the uninterrupted result.
 #include "server/search_manager.h"
 
+#include <sqlite3.h>
+
 #include <memory>
 #include <vector>
 
@@ -56,9 +58,16 @@ class SearchManagerTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(registry_, ScheduleRegistry::Open(config_.data_dir() + "/schedules.db"));
   }
 
-  absl::StatusOr<std::unique_ptr<SearchManager>> NewManager() {
-    return SearchManager::Create(config_, {{kTinyModel, pipeline_.get()}}, registry_.get(),
-                                 nullptr);
+  // `run_worker` false: a server whose searches run in another process (another manager here).
+  absl::StatusOr<std::unique_ptr<SearchManager>> NewManager(bool run_worker = true,
+                                                            absl::Duration lease =
+                                                                absl::Seconds(60)) {
+    SearchManager::Options options;
+    options.run_worker = run_worker;
+    options.lease = lease;
+    options.poll = absl::Milliseconds(20);
+    return SearchManager::Create(config_, {{kTinyModel, pipeline_.get(), {}}}, registry_.get(),
+                                 nullptr, options);
   }
 
   static videogen::v1::SearchJobSpec Spec(int generations) {
@@ -138,6 +147,57 @@ TEST_F(SearchManagerTest, RefusesBadSpecsAndCancelsQueuedSearches) {
                        manager->List(10, "", {videogen::v1::SEARCH_STATE_CANCELLED}));
   EXPECT_EQ(listed.searches.size(), 2u);
   EXPECT_THAT(manager->Get("nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(SearchManagerTest, AServerWithoutAWorkerStreamsWhatAnotherProcessRuns) {
+  ASSERT_OK_AND_ASSIGN(auto server, NewManager(/*run_worker=*/false));
+  ASSERT_OK_AND_ASSIGN(const SearchJob submitted, server->Submit(Spec(2)));
+  auto recorder = std::make_shared<Recorder>();
+  ASSERT_OK(server->Watch(submitted.id(), recorder).status());
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_OK_AND_ASSIGN(const SearchJob waiting, server->Get(submitted.id()));
+  EXPECT_EQ(waiting.state(), videogen::v1::SEARCH_STATE_QUEUED);  // Nobody runs it here.
+  // A worker sharing the data directory claims it; the server's watcher follows.
+  ASSERT_OK_AND_ASSIGN(auto worker, NewManager(/*run_worker=*/true));
+  const std::vector<SearchEvent> events = recorder->AwaitResult();
+  EXPECT_TRUE(events.front().has_progress());
+  EXPECT_EQ(events.back().result().state(), videogen::v1::SEARCH_STATE_SUCCEEDED);
+
+  // Cancelling through the server stops the worker's running search.
+  ASSERT_OK_AND_ASSIGN(const SearchJob second, server->Submit(Spec(50)));
+  auto second_events = std::make_shared<Recorder>();
+  ASSERT_OK(server->Watch(second.id(), second_events).status());
+  second_events->AwaitProgress();
+  ASSERT_OK(server->Cancel(second.id()).status());
+  EXPECT_EQ(second_events->AwaitResult().back().result().state(),
+            videogen::v1::SEARCH_STATE_CANCELLED);
+}
+
+TEST_F(SearchManagerTest, ASearchWhoseWorkerDiedIsClaimedAgainAfterItsLease) {
+  ASSERT_OK_AND_ASSIGN(auto server, NewManager(/*run_worker=*/false));
+  ASSERT_OK_AND_ASSIGN(const SearchJob submitted, server->Submit(Spec(1)));
+  // A worker "dies": the search is left RUNNING with a lease that has run out.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((config_.data_dir() + "/searches.db").c_str(), &db), SQLITE_OK);
+    SearchJob running = submitted;
+    running.set_state(videogen::v1::SEARCH_STATE_RUNNING);
+    const std::string record = running.SerializeAsString();
+    sqlite3_stmt* update = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE searches SET state = ?1, lease_micros = 1, record = ?2",
+                                 -1, &update, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_int(update, 1, videogen::v1::SEARCH_STATE_RUNNING);
+    sqlite3_bind_blob(update, 2, record.data(), static_cast<int>(record.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(update), SQLITE_DONE);
+    sqlite3_finalize(update);
+    sqlite3_close(db);
+  }
+  auto recorder = std::make_shared<Recorder>();
+  ASSERT_OK(server->Watch(submitted.id(), recorder).status());
+  ASSERT_OK_AND_ASSIGN(auto worker, NewManager(/*run_worker=*/true));
+  EXPECT_EQ(recorder->AwaitResult().back().result().state(),
+            videogen::v1::SEARCH_STATE_SUCCEEDED);
 }
 
 TEST_F(SearchManagerTest, AnInterruptedSearchResumesAfterARestartToTheSameResult) {
