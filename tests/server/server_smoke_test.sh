@@ -3,12 +3,14 @@
 # model of tests/golden/wan_tiny, then info, health, generate (with progress) to a file, submit,
 # get, watch, fetch, cancel, jobs (with and without the admin token), schedules (import, list,
 # lookup, export; a job then runs the imported schedule), searches (submit, watch, list; a job
-# then runs the searched schedule), error reporting, SIGTERM;
+# then runs the searched schedule), error reporting, SIGTERM; searches run by a separate
+# videogen_search_worker process;
 # a model that cannot load stops the server with a clear error; a bad config is refused.
 set -euo pipefail
 
 server="$1"
 cli="$2"
+worker="$3"
 model="$PWD/tests/golden/wan_tiny"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && sed 's/^/  server: /' "$tmp/server.log" >&2; exit 1; }
@@ -120,6 +122,34 @@ kill -TERM $pid
 rc=0; wait $pid || rc=$?
 [[ $rc -eq 0 ]] || fail "server exited with $rc after SIGTERM"
 grep -q "shutting down" "$tmp/server.log" || fail "no shutdown log line"
+
+# Searches run by a separate videogen_search_worker process sharing the server's data_dir.
+sed 's|^data_dir: .*|data_dir: "'"$tmp"'/data2"|' "$tmp/server.textproto" > "$tmp/external.textproto"
+echo "external_search_workers: true" >> "$tmp/external.textproto"
+rm -f "$tmp/port"
+"$server" --config="$tmp/external.textproto" --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
+vg=("$cli" --server="127.0.0.1:$(cat "$tmp/port")" --admin_token_file="$tmp/admin-token")
+for _ in $(seq 1 100); do
+  "${vg[@]}" health --service=videogen.v1.VideoGeneration >/dev/null 2>&1 && break
+  sleep 0.1
+done
+search=$("${vg[@]}" searches submit "${search_key[@]}" --budgets=0.5 --population=4 \
+  --generations=1 --parents=2 --seed=2) || fail "search submit (external workers)"
+sleep 1
+"${vg[@]}" searches get "$search" | grep -q "^state    queued" ||
+  fail "the server ran a search although external workers run them"
+"$worker" --config="$tmp/external.textproto" >"$tmp/worker.log" 2>&1 &
+worker_pid=$!
+"${vg[@]}" searches watch "$search" >"$tmp/search2.out" 2>/dev/null ||
+  fail "the worker's search did not succeed: $(cat "$tmp/search2.out" "$tmp/worker.log")"
+kill -TERM $worker_pid
+rc=0; wait $worker_pid || rc=$?
+[[ $rc -eq 0 ]] || fail "the worker exited with $rc after SIGTERM"
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[[ $rc -eq 0 ]] || fail "server (external workers) exited with $rc after SIGTERM"
 
 # A model that cannot be loaded stops the server with an error naming it.
 sed "s|$model|/nonexistent/tiny-wan|" "$tmp/server.textproto" > "$tmp/missing.textproto"
