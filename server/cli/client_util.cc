@@ -1,37 +1,119 @@
 #include "server/cli/client_util.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <iterator>
+#include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace videogen::cli {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
+using ::videogen::v1::JobState;
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
+constexpr int kProgressBarWidth = 20;
+constexpr size_t kPromptColumnChars = 40;
+
+// The enum value name without `prefix`, lower-cased, with '_' turned into ' ' unless
+// `keep_underscores`; "unknown(<number>)" for a value the proto lacks.
+std::string EnumText(const std::string& name, absl::string_view prefix, int number,
+                     bool keep_underscores) {
+  if (!absl::StartsWith(name, prefix)) return absl::StrCat("unknown(", number, ")");
+  std::string text = absl::AsciiStrToLower(absl::StripPrefix(name, prefix));
+  if (!keep_underscores) std::replace(text.begin(), text.end(), '_', ' ');
+  return text;
 }
 
-std::string StateName(videogen::v1::JobState state) {
-  return absl::AsciiStrToLower(videogen::v1::JobState_Name(state).substr(sizeof("JOB_STATE_") - 1));
+// "2026-11-24 00:53:16" (UTC), or "-" for an unset time.
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
+  if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
+  const absl::Time time =
+      absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", time, absl::UTCTimeZone());
+}
+
+// "48.0% of dense", or "" before any step.
+std::string TokenShare(int64_t computed, int64_t dense) {
+  if (dense <= 0) return "";
+  return absl::StrFormat("%.1f%% of dense", 100.0 * computed / dense);
+}
+
+// "queued 0.1s, text encoding 0.5s, ..., total 1:10": the phases that have run.
+std::string DescribeTimings(const videogen::v1::StageTimings& t) {
+  std::vector<std::string> parts;
+  auto add = [&parts](absl::string_view name, bool has, const google::protobuf::Duration& d) {
+    if (has) parts.push_back(absl::StrCat(name, " ", FormatDuration(d)));
+  };
+  add("queued", t.has_queued(), t.queued());
+  add("text encoding", t.has_text_encoding(), t.text_encoding());
+  add("denoising", t.has_denoising(), t.denoising());
+  add("VAE decoding", t.has_vae_decoding(), t.vae_decoding());
+  add("video encoding", t.has_video_encoding(), t.video_encoding());
+  add("total", t.has_total(), t.total());
+  return absl::StrJoin(parts, ", ");
+}
+
+// "exact_key (searched), budget 0.5, predicted speedup 1.85x".
+std::string DescribeSchedule(const videogen::v1::ScheduleRef& schedule) {
+  return absl::StrFormat("%s%s, budget %g, predicted speedup %.2fx", MatchName(schedule.match()),
+                         schedule.searched() ? " (searched)" : "", schedule.budget(),
+                         schedule.predicted_speedup());
+}
+
+// "RESOURCE_EXHAUSTED: device out of memory" from a record's error fields.
+std::string DescribeError(const videogen::v1::VideoJob& job) {
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(job.error_code()));
+  if (job.error_message().empty()) return code;
+  return absl::StrCat(code, ": ", job.error_message());
+}
+
+// `text` on one line (control characters as spaces), cut to `max_chars` UTF-8 characters with
+// "..." appended when cut.
+std::string OneLine(absl::string_view text, size_t max_chars) {
+  std::string out;
+  size_t chars = 0;
+  for (const char c : text) {
+    const bool continuation = (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+    if (!continuation && chars++ == max_chars) return out + "...";
+    out += absl::ascii_iscntrl(static_cast<unsigned char>(c)) ? ' ' : c;
+  }
+  return out;
+}
+
+std::string ProgressBar(const videogen::v1::JobProgress& progress) {
+  const int total = std::max(progress.total_steps(), 1);
+  const int filled = std::clamp(kProgressBarWidth * progress.step() / total, 0, kProgressBarWidth);
+  return absl::StrCat("[", std::string(filled, '#'), std::string(kProgressBarWidth - filled, '.'),
+                      "]");
 }
 
 }  // namespace
 
 absl::StatusOr<videogen::v1::VideoJobSpec> BuildSpec(const SpecValues& values) {
   if (values.prompt.empty()) return absl::InvalidArgumentError("--prompt is required");
+  if (values.seed < -1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--seed=", values.seed, " is negative; leave it out to let the server draw one"));
+  }
   videogen::v1::VideoJobSpec spec;
   spec.set_prompt(values.prompt);
   spec.set_negative_prompt(values.negative_prompt);
@@ -57,92 +139,329 @@ absl::StatusOr<videogen::v1::VideoJobSpec> BuildSpec(const SpecValues& values) {
   return spec;
 }
 
+absl::StatusOr<std::vector<JobState>> ParseStates(absl::string_view text) {
+  std::vector<JobState> states;
+  for (const absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    const std::string name = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(item));
+    JobState state;
+    if (name == "UNSPECIFIED" || !videogen::v1::JobState_Parse("JOB_STATE_" + name, &state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--state: unknown state '", item,
+                       "' (one of queued, running, succeeded, failed, cancelled)"));
+    }
+    states.push_back(state);
+  }
+  return states;
+}
+
+absl::StatusOr<std::string> ReadAdminToken(const std::string& file, const char* env_value) {
+  std::string source = "$VIDEOGEN_ADMIN_TOKEN";
+  std::string token;
+  if (!file.empty()) {
+    source = absl::StrCat("--admin_token_file=", file);
+    std::ifstream in(file, std::ios::binary);
+    token.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.is_open() || in.bad()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", source, ": ", std::strerror(errno)));
+    }
+    absl::StripAsciiWhitespace(&token);
+    if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(source, " holds no token"));
+  } else if (env_value != nullptr) {
+    token = env_value;
+    absl::StripAsciiWhitespace(&token);
+  }
+  for (const char c : token) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the admin token of ", source,
+                       " must be one line of printable ASCII (it is sent as call metadata)"));
+    }
+  }
+  return token;
+}
+
+std::string StateName(JobState state) {
+  return EnumText(videogen::v1::JobState_Name(state), "JOB_STATE_", state, false);
+}
+
+std::string StageName(videogen::v1::JobStage stage) {
+  return EnumText(videogen::v1::JobStage_Name(stage), "JOB_STAGE_", stage, false);
+}
+
+std::string MatchName(videogen::v1::ScheduleMatch match) {
+  return EnumText(videogen::v1::ScheduleMatch_Name(match), "SCHEDULE_MATCH_", match, true);
+}
+
 std::string FormatDuration(const google::protobuf::Duration& duration) {
   const double seconds = TimeUtil::DurationToNanoseconds(duration) / 1e9;
-  if (seconds < 60) return absl::StrFormat("%.1fs", seconds);
-  const int64_t whole = static_cast<int64_t>(seconds + 0.5);
-  return absl::StrFormat("%d:%02d", whole / 60, whole % 60);
+  if (seconds < 59.95) return absl::StrFormat("%.1fs", seconds);
+  const int64_t whole = std::llround(seconds);
+  if (whole < 3600) return absl::StrFormat("%d:%02d", whole / 60, whole % 60);
+  return absl::StrFormat("%d:%02d:%02d", whole / 3600, whole / 60 % 60, whole % 60);
 }
 
 std::string ProgressLine(const videogen::v1::JobProgress& progress) {
   const int total = std::max(progress.total_steps(), 1);
   std::string line = absl::StrFormat("step %d/%d  %3d%%", progress.step(), progress.total_steps(),
                                      100 * progress.step() / total);
-  if (progress.dense_tokens() > 0) {
-    absl::StrAppendFormat(&line, "  tokens %.1f%% of dense",
-                          100.0 * progress.tokens_computed() / progress.dense_tokens());
+  if (const std::string share = TokenShare(progress.tokens_computed(), progress.dense_tokens());
+      !share.empty()) {
+    absl::StrAppend(&line, "  tokens ", share);
   }
   if (progress.has_eta()) absl::StrAppend(&line, "  ETA ", FormatDuration(progress.eta()));
   return line;
 }
 
+std::string JobEventRenderer::Render(const videogen::v1::JobEvent& event, absl::Time now) {
+  using videogen::v1::JobEvent;
+  if (event.event_case() == JobEvent::kProgress) {
+    const auto& progress = event.progress();
+    if (tty_) {
+      line_open_ = true;
+      // "\033[K" clears what a longer previous line left on the right.
+      return absl::StrCat("\r", ProgressBar(progress), " ", ProgressLine(progress), "\033[K");
+    }
+    const bool last = progress.step() >= progress.total_steps();
+    if (!last && now - last_plain_progress_ < kPlainProgressInterval) return "";
+    last_plain_progress_ = now;
+    return ProgressLine(progress) + "\n";
+  }
+  std::string out;
+  switch (event.event_case()) {
+    case JobEvent::kAccepted: {
+      const auto& job = event.accepted().job();
+      absl::StrAppend(&out, "job ", event.job_id(),
+                      event.accepted().deduplicated()
+                          ? " (an existing job with this idempotency key)\n"
+                          : "\n");
+      if (job.state() == videogen::v1::JOB_STATE_QUEUED && job.queue_position() > 0) {
+        absl::StrAppend(&out, "queued, position ", job.queue_position(), "\n");
+        last_queue_position_ = job.queue_position();
+      } else if (job.state() == videogen::v1::JOB_STATE_RUNNING) {
+        absl::StrAppend(&out, "running, stage ", StageName(job.stage()));
+        if (job.steps_done() > 0) {
+          absl::StrAppend(&out, ", step ", job.steps_done(), "/", job.steps_total());
+        }
+        out += "\n";
+      }
+      break;
+    }
+    case JobEvent::kQueued:
+      if (event.queued().position() == last_queue_position_) return "";
+      last_queue_position_ = event.queued().position();
+      absl::StrAppend(&out, "queued, position ", last_queue_position_, "\n");
+      break;
+    case JobEvent::kStageChanged: {
+      const auto& changed = event.stage_changed();
+      absl::StrAppend(&out, "stage ", StageName(changed.stage()));
+      if (changed.previous_stage() != videogen::v1::JOB_STAGE_UNSPECIFIED &&
+          changed.has_previous_stage_duration()) {
+        absl::StrAppend(&out, " (", StageName(changed.previous_stage()), " took ",
+                        FormatDuration(changed.previous_stage_duration()), ")");
+      }
+      out += "\n";
+      break;
+    }
+    default:
+      return "";
+  }
+  return Finish() + out;
+}
+
+std::string JobEventRenderer::Finish() {
+  if (!line_open_) return "";
+  line_open_ = false;
+  return "\n";
+}
+
 std::string DescribeJob(const videogen::v1::VideoJob& job) {
   const auto& spec = job.spec();
-  std::string out = absl::StrFormat(
-      "job      %s\nstate    %s%s\nspec     %s %dx%dx%d, %d steps, guidance %g, budget %g, seed "
-      "%d\nsteps    %d/%d\n",
-      job.id(), StateName(job.state()),
-      job.state() == videogen::v1::JOB_STATE_QUEUED
-          ? absl::StrCat(" (position ", job.queue_position(), ")")
-          : "",
-      spec.model(), spec.width(), spec.height(), spec.frames(), spec.steps(),
-      spec.guidance_scale(), spec.budget(), spec.seed(), job.steps_done(), job.steps_total());
-  if (job.dense_tokens() > 0) {
-    absl::StrAppendFormat(&out, "tokens   %d of %d dense (%.1f%%)\n", job.tokens_computed(),
-                          job.dense_tokens(),
-                          100.0 * job.tokens_computed() / job.dense_tokens());
+  std::string out = absl::StrCat("job      ", job.id(), "\nstate    ", StateName(job.state()));
+  if (job.state() == videogen::v1::JOB_STATE_QUEUED && job.queue_position() > 0) {
+    absl::StrAppend(&out, " (position ", job.queue_position(), ")");
+  }
+  out += "\n";
+  if (job.stage() != videogen::v1::JOB_STAGE_UNSPECIFIED) {
+    absl::StrAppend(&out, "stage    ", StageName(job.stage()), "\n");
+  }
+  absl::StrAppendFormat(
+      &out, "spec     %s %dx%dx%d at %d fps, %d steps, guidance %g, budget %g, seed %d, %s\n",
+      spec.model(), spec.width(), spec.height(), spec.frames(), spec.fps(), spec.steps(),
+      spec.guidance_scale(), spec.budget(), spec.seed(),
+      spec.output_format() == videogen::v1::OUTPUT_FORMAT_RAW_FRAMES ? "raw frames" : "mp4");
+  absl::StrAppend(&out, "steps    ", job.steps_done(), "/", job.steps_total(), "\n");
+  if (const std::string share = TokenShare(job.tokens_computed(), job.dense_tokens());
+      !share.empty()) {
+    absl::StrAppend(&out, "tokens   ", job.tokens_computed(), " of ", job.dense_tokens(), " (",
+                    share, ")\n");
   }
   if (job.has_schedule()) {
-    absl::StrAppendFormat(&out, "schedule %s%s, budget %g, predicted speedup %.2fx\n",
-                          absl::AsciiStrToLower(videogen::v1::ScheduleMatch_Name(
-                              job.schedule().match()).substr(sizeof("SCHEDULE_MATCH_") - 1)),
-                          job.schedule().searched() ? " (searched)" : "",
-                          job.schedule().budget(), job.schedule().predicted_speedup());
+    absl::StrAppend(&out, "schedule ", DescribeSchedule(job.schedule()));
+    if (!job.schedule().schedule_id().empty()) {
+      absl::StrAppend(&out, ", ", job.schedule().schedule_id(), " version ",
+                      job.schedule().version());
+    }
+    out += "\n";
   }
-  const auto& t = job.stage_timings();
-  if (t.has_total()) {
-    absl::StrAppend(&out, "timings  queued ", FormatDuration(t.queued()), ", text ",
-                    FormatDuration(t.text_encoding()), ", denoising ",
-                    FormatDuration(t.denoising()), ", VAE ", FormatDuration(t.vae_decoding()),
-                    ", encode ", FormatDuration(t.video_encoding()), ", total ",
-                    FormatDuration(t.total()), "\n");
+  absl::StrAppend(&out, "created  ", FormatTimestamp(job.create_time()), " UTC\n");
+  if (job.has_start_time()) {
+    absl::StrAppend(&out, "started  ", FormatTimestamp(job.start_time()), " UTC\n");
+  }
+  if (job.has_finish_time()) {
+    absl::StrAppend(&out, "finished ", FormatTimestamp(job.finish_time()), " UTC\n");
+  }
+  if (const std::string timings = DescribeTimings(job.stage_timings()); !timings.empty()) {
+    absl::StrAppend(&out, "timings  ", timings, "\n");
   }
   if (job.peak_device_memory_bytes() > 0) {
     absl::StrAppendFormat(&out, "memory   %.2f GiB peak\n",
                           job.peak_device_memory_bytes() / (1024.0 * 1024 * 1024));
   }
   if (job.has_output()) {
-    absl::StrAppendFormat(&out, "output   %s, %d bytes, sha256 %s\n", job.output().content_type(),
-                          job.output().size_bytes(), job.output().sha256());
+    absl::StrAppend(&out, "output   ", job.output().content_type(), ", ", job.output().size_bytes(),
+                    " bytes, sha256 ", job.output().sha256(), "\n");
   }
-  if (job.error_code() != 0) {
-    absl::StrAppendFormat(&out, "error    %s: %s\n",
-                          absl::StatusCodeToString(static_cast<absl::StatusCode>(job.error_code())),
-                          job.error_message());
-  }
+  if (job.error_code() != 0) absl::StrAppend(&out, "error    ", DescribeError(job), "\n");
   return out;
 }
 
-absl::Status WriteResult(const std::string& path, const std::string& data,
-                         const std::string& expected_sha256) {
-  if (!expected_sha256.empty() && Sha256Hex(data) != expected_sha256) {
-    return absl::DataLossError(absl::StrCat("the fetched result does not match its SHA-256 ",
-                                            expected_sha256, "; nothing written"));
+std::string SummaryLine(const videogen::v1::VideoJob& job, const std::string& path) {
+  std::string line =
+      absl::StrCat("job ", job.id(), ": wrote ", path, " (", job.output().size_bytes(), " bytes)");
+  if (const std::string timings = DescribeTimings(job.stage_timings()); !timings.empty()) {
+    absl::StrAppend(&line, "; ", timings);
   }
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    file.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!file.flush()) {
-      std::remove(temp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", temp));
+  if (const std::string share = TokenShare(job.tokens_computed(), job.dense_tokens());
+      !share.empty()) {
+    absl::StrAppend(&line, "; tokens ", share);
+  }
+  if (job.has_schedule()) absl::StrAppend(&line, "; schedule ", DescribeSchedule(job.schedule()));
+  return line;
+}
+
+std::string FailureLine(const videogen::v1::VideoJob& job) {
+  std::string line = absl::StrCat("job ", job.id());
+  switch (job.state()) {
+    case videogen::v1::JOB_STATE_FAILED:
+      line += " failed";
+      break;
+    case videogen::v1::JOB_STATE_CANCELLED:
+      line += " was cancelled";
+      break;
+    default:
+      absl::StrAppend(&line, " is ", StateName(job.state()));
+      break;
+  }
+  if (job.error_code() != 0) absl::StrAppend(&line, ": ", DescribeError(job));
+  return line;
+}
+
+std::string JobListHeader() {
+  return absl::StrFormat("%-32s  %-9s  %-19s  %7s  %-6s  %s", "JOB", "STATE", "CREATED (UTC)",
+                         "STEPS", "BUDGET", "PROMPT");
+}
+
+std::string JobListLine(const videogen::v1::VideoJob& job) {
+  return absl::StrFormat("%-32s  %-9s  %-19s  %7s  %-6.2f  %s", job.id(), StateName(job.state()),
+                         FormatTimestamp(job.create_time()),
+                         absl::StrCat(job.steps_done(), "/", job.steps_total()),
+                         job.spec().budget(), OneLine(job.spec().prompt(), kPromptColumnChars));
+}
+
+absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
+    const std::string& path) {
+  const std::string temp_path = path + ".tmp";
+  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", temp_path));
+  EVP_MD_CTX* digest = EVP_MD_CTX_new();
+  if (digest == nullptr || EVP_DigestInit_ex(digest, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(digest);
+    ::close(fd);
+    ::unlink(temp_path.c_str());
+    return absl::InternalError("cannot set up SHA-256 (OpenSSL)");
+  }
+  return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, fd, digest));
+}
+
+AtomicFileWriter::AtomicFileWriter(std::string path, int fd, EVP_MD_CTX* digest)
+    : path_(std::move(path)),
+      temp_path_(path_ + ".tmp"),
+      fd_(fd),
+      digest_(digest, &EVP_MD_CTX_free) {}
+
+AtomicFileWriter::~AtomicFileWriter() { Discard(); }
+
+void AtomicFileWriter::Discard() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(temp_path_.c_str());
+  fd_ = -1;
+}
+
+absl::Status AtomicFileWriter::Append(absl::string_view data) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(temp_path_, " is closed"));
+  EVP_DigestUpdate(digest_.get(), data.data(), data.size());
+  size_ += static_cast<int64_t>(data.size());
+  while (!data.empty()) {
+    const ssize_t written = ::write(fd_, data.data(), data.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      const absl::Status error =
+          absl::ErrnoToStatus(errno, absl::StrCat("cannot write ", temp_path_));
+      Discard();
+      return error;
     }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    return absl::InternalError(absl::StrCat("cannot rename ", temp, " to ", path));
+    data.remove_prefix(static_cast<size_t>(written));
   }
   return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit(int64_t expected_size, absl::string_view expected_sha256) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(temp_path_, " is closed"));
+  if (expected_size >= 0 && size_ != expected_size) {
+    Discard();
+    return absl::DataLossError(
+        absl::StrCat("received ", size_, " of ", expected_size, " bytes; ", path_, " not written"));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(digest_.get(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
+  if (!expected_sha256.empty() && hex != absl::AsciiStrToLower(expected_sha256)) {
+    Discard();
+    return absl::DataLossError(absl::StrCat("the received bytes have SHA-256 ", hex,
+                                            ", not the expected ", expected_sha256, "; ", path_,
+                                            " not written"));
+  }
+  int error_number = ::fsync(fd_) == 0 ? 0 : errno;
+  if (::close(fd_) != 0 && error_number == 0) error_number = errno;
+  fd_ = -1;
+  if (error_number != 0) {
+    ::unlink(temp_path_.c_str());
+    return absl::ErrnoToStatus(error_number, absl::StrCat("cannot write ", temp_path_));
+  }
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    const absl::Status error =
+        absl::ErrnoToStatus(errno, absl::StrCat("cannot rename ", temp_path_, " to ", path_));
+    ::unlink(temp_path_.c_str());
+    return error;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppendChunk(const videogen::v1::VideoChunk& chunk, AtomicFileWriter& writer) {
+  if (chunk.offset() != writer.size()) {
+    return absl::DataLossError(absl::StrCat("a chunk starts at byte ", chunk.offset(),
+                                            " where byte ", writer.size(), " was expected"));
+  }
+  const int64_t end = chunk.offset() + static_cast<int64_t>(chunk.data().size());
+  if (end > chunk.total_size()) {
+    return absl::DataLossError(absl::StrCat("a chunk ends at byte ", end, ", past the result's ",
+                                            chunk.total_size(), " bytes"));
+  }
+  return writer.Append(chunk.data());
 }
 
 }  // namespace videogen::cli

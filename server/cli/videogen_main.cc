@@ -1,12 +1,12 @@
 // videogen: command-line client of the videogen server.
 //
-//   videogen [--server=HOST:PORT] [--timeout_s=N] [--admin_token_file=PATH] COMMAND [JOB_ID]
+//   videogen [--server=HOST:PORT] [--timeout_s=N] [--admin_token_file=PATH] COMMAND [ARG]
 //
 // Commands: info, health, generate, submit, get, watch, cancel, fetch, jobs, schedules, searches
-// (see kUsage).
+// (see kUsage). Progress and messages go to stderr, results (records, ids, tables) to stdout.
 // Exit status: 0 success, 1 the server answered with an error, could not be reached, or the job
-// did not succeed (the reason is printed), 2 bad usage, 130 interrupted (Ctrl-C cancels the
-// generate call, and with it the job). `health` exits 0 only if the service is SERVING.
+// did not succeed (the reason is printed), 2 bad usage, 130 interrupted (Ctrl-C during generate
+// cancels the call, and with it the job). `health` exits 0 only if the service is SERVING.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,37 +16,42 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/grpc_health_v1.grpc.pb.h"
 #include "proto/videogen_service.grpc.pb.h"
 #include "server/cli/client_util.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Address of the videogen server, HOST:PORT.");
-ABSL_FLAG(int, timeout_s, 10, "Deadline of each call, in seconds.");
+ABSL_FLAG(std::optional<int>, timeout_s, std::nullopt,
+          "Deadline of each call, in seconds (default 10). The streams of generate, watch and "
+          "fetch have no deadline unless this flag is given (a generate deadline cancels the "
+          "job).");
 ABSL_FLAG(std::string, service, "",
           "health: the service to ask about, e.g. videogen.v1.VideoGeneration (empty: the "
           "server as a whole).");
 
 ABSL_FLAG(std::string, admin_token_file, "",
-          "File holding the admin token, sent as \"authorization: Bearer <token>\" (needed by "
-          "`jobs`). Default: $VIDEOGEN_ADMIN_TOKEN, if set.");
+          "File holding the admin token, sent with every call as \"authorization: Bearer "
+          "<token>\" (needed by `jobs` and the admin schedule/search commands). Default: "
+          "$VIDEOGEN_ADMIN_TOKEN, if set.");
 ABSL_FLAG(std::string, prompt, "", "generate/submit: the text to generate a video for.");
 ABSL_FLAG(std::string, negative_prompt, "", "generate/submit: text to steer away from.");
 ABSL_FLAG(std::string, model, "", "generate/submit: model name (default: the server's).");
@@ -61,7 +66,8 @@ ABSL_FLAG(double, budget, 0, "generate/submit: token budget in (0, 1]; 1 = dense
 ABSL_FLAG(int, priority, 0, "generate/submit: priority in [-10, 10].");
 ABSL_FLAG(std::string, format, "", "generate/submit: mp4 (default) or raw (RGB frames).");
 ABSL_FLAG(std::string, idempotency_key, "", "generate/submit: key making retries safe.");
-ABSL_FLAG(std::string, output, "", "generate/fetch: file to write the video to.");
+ABSL_FLAG(std::string, output, "",
+          "generate/fetch: file to write the video to (through PATH.tmp and a rename).");
 ABSL_FLAG(std::string, state, "",
           "jobs: only these states, comma-separated (queued,running,succeeded,failed,cancelled).");
 ABSL_FLAG(int, page_size, 20, "jobs: jobs per page.");
@@ -75,22 +81,27 @@ ABSL_FLAG(int, parents, 0, "searches submit: parents kept per generation (defaul
 namespace videogen::cli {
 namespace {
 
+using ::videogen::v1::VideoGeneration;
+using ::videogen::v1::VideoJob;
+
 constexpr char kUsage[] =
     "Usage: videogen [--server=HOST:PORT] [--timeout_s=N] [--admin_token_file=PATH] COMMAND\n"
     "Commands:\n"
     "  info                  print the server's versions, devices and models\n"
     "  health                check that the server (or --service) is serving\n"
     "  generate --prompt=TEXT --output=PATH [spec flags]\n"
-    "                        generate a video, showing progress, and write it to PATH\n"
+    "                        generate a video, showing progress on stderr, write it to PATH\n"
+    "                        (size and SHA-256 checked) and print the record and a summary;\n"
+    "                        Ctrl-C cancels the job\n"
     "  submit --prompt=TEXT [spec flags]\n"
     "                        queue a job and print its id\n"
     "  get JOB_ID            print a job's record\n"
-    "  watch JOB_ID          follow a job's progress until it finishes\n"
-    "  cancel JOB_ID         cancel a job\n"
+    "  watch JOB_ID          follow a job's progress until it finishes (exit 0 if it succeeded)\n"
+    "  cancel JOB_ID         cancel a job and print its state\n"
     "  fetch JOB_ID --output=PATH\n"
-    "                        download a finished job's video\n"
+    "                        download a succeeded job's video (size and SHA-256 checked)\n"
     "  jobs [--state=S,...] [--page_size=N] [--all_pages]\n"
-    "                        list jobs (admin)\n"
+    "                        list jobs, newest first (admin)\n"
     "  schedules list [--model --height --width --frames --steps]\n"
     "  schedules get ID [--version=N]\n"
     "  schedules lookup --model --height --width --frames --steps [--budget]\n"
@@ -101,49 +112,76 @@ constexpr char kUsage[] =
     "                  [--population --generations --parents --seed]   (admin)\n"
     "  searches get|watch ID, searches cancel ID (admin), searches list\n"
     "Spec flags: --negative_prompt --model --height --width --frames --fps --steps\n"
-    "  --guidance_scale --seed --budget --priority --format=mp4|raw --idempotency_key\n";
+    "  --guidance_scale --seed --budget --priority --format=mp4|raw --idempotency_key\n"
+    "Admin calls need --admin_token_file=PATH or $VIDEOGEN_ADMIN_TOKEN.\n"
+    "Exit status: 0 ok, 1 server error or unreachable or job not succeeded, 2 bad usage,\n"
+    "  130 interrupted.\n";
 
-std::string AdminToken() {
-  std::string token;
-  if (const std::string path = absl::GetFlag(FLAGS_admin_token_file); !path.empty()) {
-    std::ifstream file(path);
-    std::getline(file, token);
-  } else if (const char* env = std::getenv("VIDEOGEN_ADMIN_TOKEN"); env != nullptr) {
-    token = env;
-  }
-  return std::string(absl::StripAsciiWhitespace(token));
+// The admin token sent with every call ("" for none); main() sets it before any call.
+std::string& AdminToken() {
+  static auto* const token = new std::string;
+  return *token;
 }
+
+constexpr int kDefaultTimeoutS = 10;
+
+// The deadline of a call in seconds: --timeout_s, else kDefaultTimeoutS.
+int TimeoutS() { return absl::GetFlag(FLAGS_timeout_s).value_or(kDefaultTimeoutS); }
+
+// Whether the streams of generate, watch and fetch get a deadline: only if the user gave
+// --timeout_s, since a video can take far longer than a unary call.
+bool StreamDeadline() { return absl::GetFlag(FLAGS_timeout_s).has_value(); }
 
 // A call context with the admin token and, if `deadline`, the --timeout_s deadline.
 std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (deadline) {
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s)));
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(TimeoutS()));
   }
-  if (const std::string token = AdminToken(); !token.empty()) {
-    context->AddMetadata("authorization", "Bearer " + token);
-  }
+  if (!AdminToken().empty()) context->AddMetadata("authorization", "Bearer " + AdminToken());
   return context;
 }
 
+// Reports an error of the server (or of reaching it). Returns exit status 1.
 int Fail(const grpc::Status& status) {
   const std::string server = absl::GetFlag(FLAGS_server);
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::fprintf(stderr, "videogen: cannot reach the server at %s: %s\n", server.c_str(),
-                 status.error_message().c_str());
-  } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    std::fprintf(stderr, "videogen: no answer from %s within %ds\n", server.c_str(),
-                 absl::GetFlag(FLAGS_timeout_s));
-  } else {
-    std::fprintf(stderr, "videogen: %s (code %d)\n", status.error_message().c_str(),
-                 static_cast<int>(status.error_code()));
+  const std::string message = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::fprintf(stderr, "videogen: cannot reach the server at %s: %s\n", server.c_str(),
+                   message.c_str());
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      std::fprintf(stderr, "videogen: the call to %s did not finish within %ds (--timeout_s)\n",
+                   server.c_str(), TimeoutS());
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::fprintf(stderr,
+                   "videogen: %s (an admin call: pass --admin_token_file=PATH or set "
+                   "VIDEOGEN_ADMIN_TOKEN)\n",
+                   message.c_str());
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::fprintf(stderr, "videogen: %s (check --admin_token_file or VIDEOGEN_ADMIN_TOKEN)\n",
+                   message.c_str());
+      break;
+    default:
+      std::fprintf(
+          stderr, "videogen: %s (%s)\n", message.c_str(),
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str());
+      break;
   }
   return 1;
 }
 
+// Reports a local error: exit status 2 for INVALID_ARGUMENT (bad usage), else 1.
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "videogen: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
 int Info(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = videogen::v1::VideoGeneration::NewStub(channel);
+  auto stub = VideoGeneration::NewStub(channel);
   videogen::v1::GetServerInfoResponse info;
   const grpc::Status status = stub->GetServerInfo(Context().get(), {}, &info);
   if (!status.ok()) return Fail(status);
@@ -175,119 +213,144 @@ int Health(const std::shared_ptr<grpc::Channel>& channel) {
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
 }
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "videogen: %s\n", std::string(status.message()).c_str());
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
+// Ctrl-C for the long calls (generate, watch, fetch). SIGINT is blocked in every thread (Start()
+// runs before gRPC starts any, and threads inherit the mask) and taken by one thread with
+// sigwait(), which cancels the watched call outside signal context. A second Ctrl-C exits at
+// once with status 130.
+class Interrupts {
+ public:
+  // Blocks SIGINT and starts the thread that waits for it. Call once, before any other thread
+  // exists. The object lives until the process exits.
+  static Interrupts& Start() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    auto* const interrupts = new Interrupts;
+    std::thread([interrupts, signals] { interrupts->Wait(signals); }).detach();
+    return *interrupts;
+  }
 
-// Ctrl-C cancels `context` (and so the server-side job of a Generate call). Returns the flag set
-// when that happened. SIGINT is blocked in every thread; one detached thread waits for it.
-std::shared_ptr<std::atomic<bool>> CancelOnInterrupt(grpc::ClientContext* context) {
-  sigset_t interrupt;
-  sigemptyset(&interrupt);
-  sigaddset(&interrupt, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &interrupt, nullptr);
-  auto interrupted = std::make_shared<std::atomic<bool>>(false);
-  std::thread([interrupt, interrupted, context] {
-    int signal_number = 0;
-    if (sigwait(&interrupt, &signal_number) == 0) {
-      *interrupted = true;
-      context->TryCancel();
-    }
-  }).detach();
-  return interrupted;
-}
+  // Whether Ctrl-C was pressed.
+  bool interrupted() const {
+    absl::MutexLock lock(&mu_);
+    return interrupted_;
+  }
 
-// Shows a job's events on stderr until the stream ends. Returns the final record, or the
-// stream's error.
-absl::StatusOr<videogen::v1::VideoJob> Follow(grpc::ClientReader<videogen::v1::JobEvent>* reader,
-                                              grpc::Status* status) {
-  const bool tty = isatty(STDERR_FILENO);
-  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
-  bool progress_shown = false;
-  auto end_progress = [&] {
-    if (tty && progress_shown) std::fputc('\n', stderr);
-    progress_shown = false;
-  };
-  videogen::v1::JobEvent event;
-  std::optional<videogen::v1::VideoJob> result;
-  while (reader->Read(&event)) {
-    switch (event.event_case()) {
-      case videogen::v1::JobEvent::kAccepted:
-        std::fprintf(stderr, "job %s%s\n", event.job_id().c_str(),
-                     event.accepted().deduplicated() ? " (existing job, same idempotency key)"
-                                                     : "");
-        break;
-      case videogen::v1::JobEvent::kQueued:
-        end_progress();
-        std::fprintf(stderr, "queued, position %d\n", event.queued().position());
-        break;
-      case videogen::v1::JobEvent::kStageChanged: {
-        end_progress();
-        const std::string stage = absl::AsciiStrToLower(
-            videogen::v1::JobStage_Name(event.stage_changed().stage()).substr(10));
-        std::fprintf(stderr, "stage %s\n", stage.c_str());
-        break;
-      }
-      case videogen::v1::JobEvent::kProgress: {
-        const auto now = std::chrono::steady_clock::now();
-        const bool last = event.progress().step() == event.progress().total_steps();
-        if (tty) {
-          std::fprintf(stderr, "\r%s\033[K", ProgressLine(event.progress()).c_str());
-          progress_shown = true;
-        } else if (last || now - last_line >= std::chrono::seconds(2)) {
-          std::fprintf(stderr, "%s\n", ProgressLine(event.progress()).c_str());
-          last_line = now;
-        }
-        break;
-      }
-      case videogen::v1::JobEvent::kResult:
-        end_progress();
-        result = event.result();
-        break;
-      default:
-        break;
+  // Cancels `context` on Ctrl-C (at once if it was pressed already), until Forget().
+  void Watch(grpc::ClientContext* context) {
+    absl::MutexLock lock(&mu_);
+    context_ = context;
+    if (interrupted_) context_->TryCancel();
+  }
+
+  // Stops cancelling the context of Watch(); call before destroying it.
+  void Forget() {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
+
+ private:
+  Interrupts() = default;
+
+  void Wait(sigset_t signals) {
+    while (true) {
+      int signal_number = 0;
+      if (sigwait(&signals, &signal_number) != 0) continue;
+      absl::MutexLock lock(&mu_);
+      if (interrupted_) std::_Exit(130);
+      interrupted_ = true;
+      if (context_ != nullptr) context_->TryCancel();
     }
   }
-  end_progress();
-  *status = reader->Finish();
-  if (!status->ok()) return absl::UnknownError(status->error_message());
-  if (!result.has_value()) return absl::DataLossError("the stream ended without a result");
-  return *result;
+
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Watches a call context for Ctrl-C for the lifetime of this object (declare it after the
+// context).
+class CancelOnInterrupt {
+ public:
+  CancelOnInterrupt(Interrupts& interrupts, grpc::ClientContext* context)
+      : interrupts_(interrupts) {
+    interrupts_.Watch(context);
+  }
+  CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+  CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+  ~CancelOnInterrupt() { interrupts_.Forget(); }
+
+ private:
+  Interrupts& interrupts_;
+};
+
+// What reading a Generate or WatchJob stream to its end produced.
+struct FollowedJob {
+  grpc::Status status;  // The call's; DATA_LOSS if it ended OK without a result.
+  std::string job_id;   // From the first event; empty if none came.
+  bool deduplicated = false;
+  std::optional<VideoJob> result;  // The final record, if the stream delivered it.
+};
+
+// Reads a Generate or WatchJob stream to its end, rendering its events on stderr.
+FollowedJob Follow(grpc::ClientReader<videogen::v1::JobEvent>& reader) {
+  FollowedJob followed;
+  JobEventRenderer renderer(isatty(STDERR_FILENO) == 1);
+  videogen::v1::JobEvent event;
+  while (reader.Read(&event)) {
+    if (followed.job_id.empty()) followed.job_id = event.job_id();
+    if (event.has_accepted()) followed.deduplicated = event.accepted().deduplicated();
+    if (event.has_result()) followed.result = event.result();
+    std::fputs(renderer.Render(event, absl::Now()).c_str(), stderr);
+  }
+  std::fputs(renderer.Finish().c_str(), stderr);
+  followed.status = reader.Finish();
+  if (followed.status.ok() && !followed.result.has_value()) {
+    followed.status =
+        grpc::Status(grpc::StatusCode::DATA_LOSS, "the job's stream ended without its result");
+  }
+  return followed;
 }
 
-// Downloads job `id`'s result to --output.
-int Fetch(videogen::v1::VideoGeneration::Stub& stub, const std::string& id) {
+// Creates the atomic writer of --output; a missing flag or an unwritable path is bad usage.
+absl::StatusOr<std::unique_ptr<AtomicFileWriter>> OutputWriter() {
   const std::string output = absl::GetFlag(FLAGS_output);
-  if (output.empty()) return Fail(absl::InvalidArgumentError("--output=PATH is required"));
-  auto context = Context(/*deadline=*/false);
+  if (output.empty()) return absl::InvalidArgumentError("--output=PATH is required");
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer = AtomicFileWriter::Create(output);
+  if (!writer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output: ", std::string(writer.status().message())));
+  }
+  return writer;
+}
+
+// Streams the result of `job` (a SUCCEEDED record) into `writer` and commits it, checked against
+// the record's size and SHA-256. Returns the exit status (130 after Ctrl-C).
+int Download(VideoGeneration::Stub& stub, const VideoJob& job, AtomicFileWriter& writer,
+             Interrupts& interrupts) {
+  auto context = Context(StreamDeadline());
+  const CancelOnInterrupt cancel(interrupts, context.get());
   videogen::v1::FetchVideoRequest request;
-  request.set_job_id(id);
+  request.set_job_id(job.id());
   auto reader = stub.FetchVideo(context.get(), request);
   videogen::v1::VideoChunk chunk;
-  std::string data;
-  int64_t total = -1;
-  while (reader->Read(&chunk)) {
-    data += chunk.data();
-    total = chunk.total_size();
+  absl::Status appended;
+  while (appended.ok() && reader->Read(&chunk)) appended = AppendChunk(chunk, writer);
+  if (!appended.ok()) context->TryCancel();
+  const grpc::Status status = reader->Finish();
+  if (interrupts.interrupted()) {
+    std::fprintf(stderr, "videogen: interrupted; %s not written\n",
+                 absl::GetFlag(FLAGS_output).c_str());
+    return 130;
   }
-  if (const grpc::Status status = reader->Finish(); !status.ok()) return Fail(status);
-  if (static_cast<int64_t>(data.size()) != total) {
-    return Fail(absl::DataLossError(absl::StrCat("received ", data.size(), " of ", total, " bytes")));
+  if (!appended.ok()) return Fail(appended);
+  if (!status.ok()) return Fail(status);
+  if (const absl::Status committed =
+          writer.Commit(job.output().size_bytes(), job.output().sha256());
+      !committed.ok()) {
+    return Fail(committed);
   }
-  // The record's hash, to check what arrived.
-  auto get_context = Context();
-  videogen::v1::GetJobRequest get;
-  get.set_job_id(id);
-  videogen::v1::GetJobResponse job;
-  if (const grpc::Status status = stub.GetJob(get_context.get(), get, &job); !status.ok()) {
-    return Fail(status);
-  }
-  if (const absl::Status written = WriteResult(output, data, job.job().output().sha256());
-      !written.ok()) {
-    return Fail(written);
-  }
-  std::fprintf(stderr, "wrote %s (%zu bytes)\n", output.c_str(), data.size());
   return 0;
 }
 
@@ -310,44 +373,102 @@ absl::StatusOr<videogen::v1::VideoJobSpec> SpecFromFlags() {
   return BuildSpec(values);
 }
 
-// generate and watch: follow the stream, then report (and for generate fetch) the result.
-int FollowJob(videogen::v1::VideoGeneration::Stub& stub, bool generate, const std::string& id) {
-  const auto start = std::chrono::steady_clock::now();
-  auto context = Context(/*deadline=*/false);
-  const auto interrupted = CancelOnInterrupt(context.get());
-  std::unique_ptr<grpc::ClientReader<videogen::v1::JobEvent>> reader;
-  if (generate) {
-    absl::StatusOr<videogen::v1::VideoJobSpec> spec = SpecFromFlags();
-    if (!spec.ok()) return Fail(spec.status());
-    if (absl::GetFlag(FLAGS_output).empty()) {
-      return Fail(absl::InvalidArgumentError("--output=PATH is required"));
-    }
-    videogen::v1::GenerateRequest request;
-    *request.mutable_spec() = *std::move(spec);
-    reader = stub.Generate(context.get(), request);
-  } else {
-    videogen::v1::WatchJobRequest request;
-    request.set_job_id(id);
-    reader = stub.WatchJob(context.get(), request);
+// `generate`: runs a job over the Generate stream, then fetches its video to --output. The
+// record goes to stdout, progress and the summary line to stderr.
+int Generate(VideoGeneration::Stub& stub, Interrupts& interrupts) {
+  absl::StatusOr<videogen::v1::VideoJobSpec> spec = SpecFromFlags();
+  if (!spec.ok()) return Fail(spec.status());
+  // Created before the job runs, so that an unwritable --output fails at once.
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer = OutputWriter();
+  if (!writer.ok()) return Fail(writer.status());
+  videogen::v1::GenerateRequest request;
+  *request.mutable_spec() = *std::move(spec);
+  FollowedJob followed;
+  {
+    auto context = Context(StreamDeadline());
+    const CancelOnInterrupt cancel(interrupts, context.get());
+    auto reader = stub.Generate(context.get(), request);
+    followed = Follow(*reader);
   }
-  grpc::Status status;
-  absl::StatusOr<videogen::v1::VideoJob> job = Follow(reader.get(), &status);
-  if (*interrupted) {
-    std::fprintf(stderr, "videogen: interrupted%s\n", generate ? "; the job is cancelled" : "");
+  if (interrupts.interrupted()) {
+    if (followed.deduplicated) {
+      std::fprintf(stderr,
+                   "videogen: interrupted; job %s was submitted earlier with this idempotency "
+                   "key and keeps running (videogen cancel %s stops it)\n",
+                   followed.job_id.c_str(), followed.job_id.c_str());
+    } else if (!followed.job_id.empty()) {
+      std::fprintf(stderr, "videogen: interrupted; job %s is cancelled\n", followed.job_id.c_str());
+    } else {
+      std::fprintf(stderr, "videogen: interrupted; the call is cancelled, with its job\n");
+    }
     return 130;
   }
-  if (!status.ok()) return Fail(status);
-  if (!job.ok()) return Fail(job.status());
-  std::fputs(DescribeJob(*job).c_str(), stdout);
-  if (job->state() != videogen::v1::JOB_STATE_SUCCEEDED) return 1;
-  if (!generate) return 0;
-  if (const int rc = Fetch(stub, job->id()); rc != 0) return rc;
-  std::fprintf(stderr, "done in %.1fs\n",
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (!followed.status.ok()) return Fail(followed.status);
+  const VideoJob& job = *followed.result;
+  std::fputs(DescribeJob(job).c_str(), stdout);
+  std::fflush(stdout);
+  if (job.state() != videogen::v1::JOB_STATE_SUCCEEDED) {
+    std::fprintf(stderr, "videogen: %s\n", FailureLine(job).c_str());
+    return 1;
+  }
+  if (const int rc = Download(stub, job, **writer, interrupts); rc != 0) return rc;
+  std::fprintf(stderr, "%s\n", SummaryLine(job, absl::GetFlag(FLAGS_output)).c_str());
   return 0;
 }
 
-int Submit(videogen::v1::VideoGeneration::Stub& stub) {
+// `watch JOB_ID`: follows the job to its end and prints its final record.
+int Watch(VideoGeneration::Stub& stub, const std::string& id, Interrupts& interrupts) {
+  videogen::v1::WatchJobRequest request;
+  request.set_job_id(id);
+  FollowedJob followed;
+  {
+    auto context = Context(StreamDeadline());
+    const CancelOnInterrupt cancel(interrupts, context.get());
+    auto reader = stub.WatchJob(context.get(), request);
+    followed = Follow(*reader);
+  }
+  if (interrupts.interrupted()) {
+    std::fprintf(stderr, "videogen: interrupted; job %s keeps running\n", id.c_str());
+    return 130;
+  }
+  if (!followed.status.ok()) return Fail(followed.status);
+  std::fputs(DescribeJob(*followed.result).c_str(), stdout);
+  if (followed.result->state() != videogen::v1::JOB_STATE_SUCCEEDED) {
+    std::fprintf(stderr, "videogen: %s\n", FailureLine(*followed.result).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// `fetch JOB_ID`: downloads a succeeded job's video to --output.
+int Fetch(VideoGeneration::Stub& stub, const std::string& id, Interrupts& interrupts) {
+  if (absl::GetFlag(FLAGS_output).empty()) {
+    return Fail(absl::InvalidArgumentError("--output=PATH is required"));
+  }
+  // The record first: it says whether there is a video, and its size and SHA-256.
+  videogen::v1::GetJobRequest get;
+  get.set_job_id(id);
+  videogen::v1::GetJobResponse response;
+  if (const grpc::Status status = stub.GetJob(Context().get(), get, &response); !status.ok()) {
+    return Fail(status);
+  }
+  const VideoJob& job = response.job();
+  if (job.state() != videogen::v1::JOB_STATE_SUCCEEDED) {
+    std::fprintf(stderr, "videogen: %s; only a succeeded job has a video\n",
+                 FailureLine(job).c_str());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer = OutputWriter();
+  if (!writer.ok()) return Fail(writer.status());
+  if (const int rc = Download(stub, job, **writer, interrupts); rc != 0) return rc;
+  std::fprintf(stderr, "wrote %s (%lld bytes, SHA-256 checked)\n",
+               absl::GetFlag(FLAGS_output).c_str(),
+               static_cast<long long>(job.output().size_bytes()));
+  return 0;
+}
+
+// `submit`: prints only the new job's id on stdout.
+int Submit(VideoGeneration::Stub& stub) {
   absl::StatusOr<videogen::v1::VideoJobSpec> spec = SpecFromFlags();
   if (!spec.ok()) return Fail(spec.status());
   videogen::v1::SubmitJobRequest request;
@@ -358,13 +479,14 @@ int Submit(videogen::v1::VideoGeneration::Stub& stub) {
     return Fail(status);
   }
   if (response.deduplicated()) {
-    std::fprintf(stderr, "an existing job has this idempotency key and spec\n");
+    std::fprintf(stderr, "videogen: an existing job has this idempotency key and spec (%s)\n",
+                 StateName(response.job().state()).c_str());
   }
   std::printf("%s\n", response.job().id().c_str());
   return 0;
 }
 
-int Get(videogen::v1::VideoGeneration::Stub& stub, const std::string& id) {
+int Get(VideoGeneration::Stub& stub, const std::string& id) {
   videogen::v1::GetJobRequest request;
   request.set_job_id(id);
   videogen::v1::GetJobResponse response;
@@ -375,7 +497,7 @@ int Get(videogen::v1::VideoGeneration::Stub& stub, const std::string& id) {
   return 0;
 }
 
-int Cancel(videogen::v1::VideoGeneration::Stub& stub, const std::string& id) {
+int Cancel(VideoGeneration::Stub& stub, const std::string& id) {
   videogen::v1::CancelJobRequest request;
   request.set_job_id(id);
   videogen::v1::CancelJobResponse response;
@@ -384,42 +506,30 @@ int Cancel(videogen::v1::VideoGeneration::Stub& stub, const std::string& id) {
     return Fail(status);
   }
   const bool stopping = response.job().state() == videogen::v1::JOB_STATE_RUNNING;
-  std::printf("%s: %s\n", id.c_str(),
-              stopping ? "cancelling (stops at the next step)"
-                       : absl::AsciiStrToLower(
-                             videogen::v1::JobState_Name(response.job().state()).substr(10))
-                             .c_str());
+  std::printf(
+      "%s: %s\n", id.c_str(),
+      stopping ? "cancelling (stops at the next step)" : StateName(response.job().state()).c_str());
   return 0;
 }
 
-int Jobs(videogen::v1::VideoGeneration::Stub& stub) {
+// `jobs` (admin): one line per job, newest first.
+int Jobs(VideoGeneration::Stub& stub) {
+  absl::StatusOr<std::vector<videogen::v1::JobState>> states =
+      ParseStates(absl::GetFlag(FLAGS_state));
+  if (!states.ok()) return Fail(states.status());
   videogen::v1::ListJobsRequest request;
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
-  for (const absl::string_view name :
-       absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipEmpty())) {
-    videogen::v1::JobState state;
-    if (!videogen::v1::JobState_Parse(absl::StrCat("JOB_STATE_", absl::AsciiStrToUpper(name)),
-                                      &state)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--state: unknown state ", name)));
-    }
-    request.add_states(state);
-  }
-  std::printf("%-32s  %-9s  %-20s  %-7s  %-6s  %s\n", "JOB", "STATE", "CREATED", "STEPS",
-              "BUDGET", "PROMPT");
+  for (const videogen::v1::JobState state : *states) request.add_states(state);
+  bool header = false;
   do {
     videogen::v1::ListJobsResponse response;
     if (const grpc::Status status = stub.ListJobs(Context().get(), request, &response);
         !status.ok()) {
       return Fail(status);
     }
-    for (const auto& job : response.jobs()) {
-      std::string prompt = job.spec().prompt().substr(0, 40);
-      if (job.spec().prompt().size() > 40) prompt += "...";
-      std::printf("%-32s  %-9s  %-20s  %3d/%-3d  %-6.2f  %s\n", job.id().c_str(),
-                  absl::AsciiStrToLower(videogen::v1::JobState_Name(job.state()).substr(10)).c_str(),
-                  google::protobuf::util::TimeUtil::ToString(job.create_time()).substr(0, 19).c_str(),
-                  job.steps_done(), job.steps_total(), job.spec().budget(), prompt.c_str());
-    }
+    if (!header) std::printf("%s\n", JobListHeader().c_str());
+    header = true;
+    for (const auto& job : response.jobs()) std::printf("%s\n", JobListLine(job).c_str());
     request.set_page_token(response.next_page_token());
   } while (absl::GetFlag(FLAGS_all_pages) && !request.page_token().empty());
   return 0;
@@ -665,6 +775,7 @@ int Searches(const std::shared_ptr<grpc::Channel>& channel, const std::vector<ch
 }  // namespace videogen::cli
 
 int main(int argc, char** argv) {
+  using ::videogen::cli::Fail;
   absl::SetProgramUsageMessage(videogen::cli::kUsage);
   const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {
@@ -672,29 +783,47 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = args[1];
-  const auto channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
-  auto stub = videogen::v1::VideoGeneration::NewStub(channel);
-  if (command == "schedules") return videogen::cli::Schedules(channel, args);
-  if (command == "searches") return videogen::cli::Searches(channel, args);
-  const bool takes_id = command == "get" || command == "watch" || command == "cancel" ||
-                        command == "fetch";
-  if (args.size() != (takes_id ? 3u : 2u)) {
+  const bool takes_id =
+      command == "get" || command == "watch" || command == "cancel" || command == "fetch";
+  const bool known = takes_id || command == "info" || command == "health" ||
+                     command == "generate" || command == "submit" || command == "jobs" ||
+                     command == "schedules" || command == "searches";
+  if (!known) {
+    std::fprintf(stderr, "videogen: unknown command '%s'\n%s", command.c_str(),
+                 videogen::cli::kUsage);
+    return 2;
+  }
+  if (command != "schedules" && command != "searches" && args.size() != (takes_id ? 3u : 2u)) {
     std::fprintf(stderr, "videogen: %s takes %s\n%s", command.c_str(),
                  takes_id ? "one JOB_ID" : "no arguments", videogen::cli::kUsage);
     return 2;
   }
-  const std::string id = takes_id ? args[2] : "";
+  if (videogen::cli::TimeoutS() <= 0) {
+    return Fail(absl::InvalidArgumentError("--timeout_s must be positive"));
+  }
+  absl::StatusOr<std::string> token = videogen::cli::ReadAdminToken(
+      absl::GetFlag(FLAGS_admin_token_file), std::getenv("VIDEOGEN_ADMIN_TOKEN"));
+  if (!token.ok()) return Fail(token.status());
+  videogen::cli::AdminToken() = *std::move(token);
+  // Before the channel: gRPC's threads must inherit the blocked SIGINT.
+  videogen::cli::Interrupts* const interrupts =
+      command == "generate" || command == "watch" || command == "fetch"
+          ? &videogen::cli::Interrupts::Start()
+          : nullptr;
+
+  const auto channel =
+      grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
   if (command == "info") return videogen::cli::Info(channel);
   if (command == "health") return videogen::cli::Health(channel);
-  if (command == "generate") return videogen::cli::FollowJob(*stub, /*generate=*/true, "");
-  if (command == "watch") return videogen::cli::FollowJob(*stub, /*generate=*/false, id);
+  if (command == "schedules") return videogen::cli::Schedules(channel, args);
+  if (command == "searches") return videogen::cli::Searches(channel, args);
+  auto stub = videogen::v1::VideoGeneration::NewStub(channel);
+  const std::string id = takes_id ? args[2] : "";
+  if (command == "generate") return videogen::cli::Generate(*stub, *interrupts);
+  if (command == "watch") return videogen::cli::Watch(*stub, id, *interrupts);
+  if (command == "fetch") return videogen::cli::Fetch(*stub, id, *interrupts);
   if (command == "submit") return videogen::cli::Submit(*stub);
   if (command == "get") return videogen::cli::Get(*stub, id);
   if (command == "cancel") return videogen::cli::Cancel(*stub, id);
-  if (command == "fetch") return videogen::cli::Fetch(*stub, id);
-  if (command == "jobs") return videogen::cli::Jobs(*stub);
-  std::fprintf(stderr, "videogen: unknown command '%s'\n%s", command.c_str(),
-               videogen::cli::kUsage);
-  return 2;
+  return videogen::cli::Jobs(*stub);
 }
