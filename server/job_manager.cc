@@ -40,9 +40,18 @@ std::string NewJobId() {
   return absl::StrFormat("%016x%016x", generator(), generator());
 }
 
-uint64_t RandomSeed() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return generator();
+// The seed of a spec that has none: random, or, with an idempotency key, a stable hash of the key
+// (64-bit FNV-1a), so that a retry normalises to the same spec and is deduplicated.
+uint64_t DefaultSeed(const VideoJobSpec& spec) {
+  if (spec.idempotency_key().empty()) {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    return generator();
+  }
+  uint64_t hash = 14695981039346656037ull;
+  for (const unsigned char c : spec.idempotency_key()) {
+    hash = (hash ^ c) * 1099511628211ull;
+  }
+  return hash;
 }
 
 google::protobuf::Duration* TimingOf(videogen::v1::StageTimings* timings, JobStage stage) {
@@ -144,7 +153,7 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
                                                          std::shared_ptr<JobEventSink> sink) {
   absl::StatusOr<Submitted> submitted = [&]() -> absl::StatusOr<Submitted> {
     VG_ASSIGN_OR_RETURN(const VideoJobSpec normalized,
-                        NormalizeJobSpec(spec, config_, RandomSeed()));
+                        NormalizeJobSpec(spec, config_, DefaultSeed(spec)));
     // A budget the step count cannot meet is refused at admission, not when the job starts.
     VG_RETURN_IF_ERROR(runners_.at(normalized.model())->PlanSchedule(normalized).status());
     VideoJob job;

@@ -266,6 +266,14 @@ TEST_F(JobManagerTest, IdempotencyKeyReturnsTheSameJob) {
   EXPECT_EQ(retry.job.id(), first.job.id());
   spec.set_prompt("another prompt");
   EXPECT_THAT(manager->Submit(spec), StatusIs(absl::StatusCode::kAlreadyExists));
+  // Without a seed the retry still matches: the key gives the seed.
+  VideoJobSpec unseeded = Spec(2);
+  unseeded.clear_seed();
+  unseeded.set_idempotency_key("retry-2");
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted unseeded_first, manager->Submit(unseeded));
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted unseeded_retry, manager->Submit(unseeded));
+  EXPECT_TRUE(unseeded_retry.deduplicated);
+  EXPECT_EQ(unseeded_retry.job.id(), unseeded_first.job.id());
 }
 
 TEST_F(JobManagerTest, DrainRequeuesTheRunningJobAndTheNextStartFinishesIt) {

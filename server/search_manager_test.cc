@@ -115,8 +115,11 @@ TEST_F(SearchManagerTest, RunsASearchToPublishedSchedulesWithEvents) {
     EXPECT_TRUE(schedule.searched());
     EXPECT_EQ(schedule.provenance().search_id(), done.id());
     // 0.3 x 6 steps is below the fallback's two dense steps: no fallback to compare with.
-    if (result.budget() == 0.5f) EXPECT_LE(result.fitness_mse(), result.fallback_fitness_mse());
-    if (result.budget() == 0.3f) EXPECT_EQ(result.fallback_fitness_mse(), 0);
+    if (result.budget() == 0.5f) {
+      EXPECT_LE(result.fitness_mse(), result.fallback_fitness_mse());
+    } else {
+      EXPECT_EQ(result.fallback_fitness_mse(), 0);
+    }
   }
   ASSERT_OK_AND_ASSIGN(const auto listed, manager->List(10, "", {}));
   ASSERT_EQ(listed.searches.size(), 1u);
