@@ -301,7 +301,7 @@ absl::StatusOr<ScheduleRegistry::LookupResult> ScheduleRegistry::Lookup(const Sc
   VG_RETURN_IF_ERROR(ValidateKey(key));
   VG_RETURN_IF_ERROR(ValidateBudget(budget));
   LookupResult result;
-  {
+  if (budget < 1.0f) {
     absl::MutexLock lock(&mu_);
     VG_ASSIGN_OR_RETURN(std::optional<Schedule> exact, BestFor(key, budget));
     if (exact.has_value()) {

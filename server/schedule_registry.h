@@ -9,7 +9,7 @@
 // provenance, verified on every read (DATA_LOSS instead of a corrupted schedule).
 //
 // Lookup(key, b), what a job with that key and budget runs with (proto/schedule.proto,
-// ScheduleMatch):
+// ScheduleMatch); b = 1 is always the dense schedule (FALLBACK), whatever is stored:
 //   1. EXACT_KEY: the stored schedule of the key with the largest budget <= b (a searched one
 //      before a hand-written one of the same budget);
 //   2. NEAREST_KEY: else the same for the nearest key of the same model and step count (the one

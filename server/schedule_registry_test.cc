@@ -118,7 +118,9 @@ TEST_F(ScheduleRegistryTest, LookupSemantics) {
       // Exact key: the largest budget not above the request.
       {Key(), 0.5f, videogen::v1::SCHEDULE_MATCH_EXACT_KEY, 0.4f, 33},
       {Key(), 0.6f, videogen::v1::SCHEDULE_MATCH_EXACT_KEY, 0.6f, 33},
-      {Key(), 1.0f, videogen::v1::SCHEDULE_MATCH_EXACT_KEY, 0.6f, 33},
+      // A budget of 1 is dense, whatever is stored.
+      {Key(), 1.0f, videogen::v1::SCHEDULE_MATCH_FALLBACK, 1.0f, 33},
+      {Key(), 0.99f, videogen::v1::SCHEDULE_MATCH_EXACT_KEY, 0.6f, 33},
       // Below every stored budget of the key and of any other key: the fallback.
       {Key(), 0.3f, videogen::v1::SCHEDULE_MATCH_FALLBACK, 0.3f, 33},
       // No schedule for 49 frames: the nearest key (480x832x33 is closer than 81 frames).
@@ -204,7 +206,7 @@ TEST_F(ScheduleRegistryTest, ReadersAndWritersInTwoConnectionsRunConcurrently) {
   std::atomic<int> reads{0};
   std::thread reader([&] {
     while (!done) {
-      const auto found = registry_->Lookup(Key(), 1.0f);
+      const auto found = registry_->Lookup(Key(), 0.95f);
       ASSERT_TRUE(found.ok()) << found.status();
       ++reads;
     }
@@ -215,8 +217,9 @@ TEST_F(ScheduleRegistryTest, ReadersAndWritersInTwoConnectionsRunConcurrently) {
   done = true;
   reader.join();
   EXPECT_GT(reads, 0);
-  ASSERT_OK_AND_ASSIGN(const auto found, registry_->Lookup(Key(), 1.0f));
-  EXPECT_FLOAT_EQ(found.schedule.budget(), 1.0f);
+  ASSERT_OK_AND_ASSIGN(const auto found, registry_->Lookup(Key(), 0.95f));
+  EXPECT_FLOAT_EQ(found.schedule.budget(), 0.9f);
+  EXPECT_EQ(found.match, videogen::v1::SCHEDULE_MATCH_EXACT_KEY);
 }
 
 }  // namespace
