@@ -11,6 +11,7 @@
 #include "engine/common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/job_spec.h"
+#include "server/random_id.h"
 
 namespace videogen::server {
 namespace {
@@ -32,12 +33,6 @@ google::protobuf::Duration ToProto(absl::Duration duration) {
 
 absl::Time FromProto(const google::protobuf::Timestamp& time) {
   return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(time));
-}
-
-// 128 random bits as 32 lowercase hex characters.
-std::string NewJobId() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return absl::StrFormat("%016x%016x", generator(), generator());
 }
 
 // The seed of a spec that has none: random, or, with an idempotency key, a stable hash of the key
@@ -157,7 +152,7 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     // A budget the step count cannot meet is refused at admission, not when the job starts.
     VG_RETURN_IF_ERROR(runners_.at(normalized.model())->PlanSchedule(normalized).status());
     VideoJob job;
-    job.set_id(NewJobId());
+    job.set_id(RandomHexId());
     *job.mutable_spec() = normalized;
     job.set_state(videogen::v1::JOB_STATE_QUEUED);
     job.set_steps_total(normalized.steps());
@@ -494,11 +489,6 @@ void JobManager::OnStep(const engine::wan::StepEvent& step) {
       absl::Seconds(tail_seconds_per_megapixel_frame_ * MegapixelFrames(record.spec()));
   *progress->mutable_eta() = ToProto(eta);
   PublishLocked(live, std::move(event));
-}
-
-void JobManager::StopAdmitting() {
-  absl::MutexLock lock(&mu_);
-  admitting_ = false;
 }
 
 void JobManager::Drain(absl::Duration grace) {

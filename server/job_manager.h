@@ -104,12 +104,10 @@ class JobManager {
   absl::StatusOr<ResultChunk> ReadResult(const std::string& id, int64_t offset,
                                          int64_t max_bytes) const;
 
-  // Refuses new jobs from now on (UNAVAILABLE) and ignores CancelCause::kClientGone.
-  void StopAdmitting();
-  // StopAdmitting(), then waits up to `grace` for the running job to finish; if it does not, it
-  // is interrupted at its next step boundary and re-queued for the next start. Queued jobs stay
-  // queued in the store. Stops the engine loop and the expiry thread; afterwards every method
-  // but Get, List and ReadResult fails with UNAVAILABLE.
+  // Refuses new jobs from now on (UNAVAILABLE) and ignores CancelCause::kClientGone, then waits
+  // up to `grace` for the running job to finish; if it does not, it is interrupted at its next
+  // step boundary and re-queued for the next start. Queued jobs stay queued in the store. Stops
+  // the engine loop and the expiry thread.
   void Drain(absl::Duration grace);
 
   int queued() const { return queue_->size(); }

@@ -1,7 +1,6 @@
 #include "server/result_store.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/sha256.h"
 
 namespace videogen::server {
 namespace {
@@ -104,27 +104,20 @@ absl::StatusOr<videogen::v1::VideoOutput> ResultStore::Describe(const std::strin
   if (!path.ok()) return path.status();
   std::ifstream file(*path, std::ios::binary);
   if (!file) return absl::NotFoundError(absl::StrCat("no result for job ", id));
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(),
-                                                                    &EVP_MD_CTX_free);
-  if (sha == nullptr || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("SHA-256 unavailable");
-  }
+  absl::StatusOr<Sha256> sha = Sha256::Create();
+  if (!sha.ok()) return sha.status();
   int64_t size = 0;
   char buffer[1 << 16];
   while (file.read(buffer, sizeof(buffer)) || file.gcount() > 0) {
-    EVP_DigestUpdate(sha.get(), buffer, static_cast<size_t>(file.gcount()));
+    sha->Update(absl::string_view(buffer, static_cast<size_t>(file.gcount())));
     size += file.gcount();
   }
   if (file.bad()) return Errno("cannot read", *path);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(sha.get(), digest, &length);
   videogen::v1::VideoOutput output;
   output.set_format(format);
   output.set_content_type(ContentType(format));
   output.set_size_bytes(size);
-  output.set_sha256(
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length)));
+  output.set_sha256(sha->HexDigest());
   return output;
 }
 

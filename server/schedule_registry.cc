@@ -1,11 +1,8 @@
 #include "server/schedule_registry.h"
 
-#include <openssl/evp.h>
-
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <random>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -14,6 +11,8 @@
 #include "engine/astraea/cost_model.h"
 #include "engine/common/status_macros.h"
 #include "proto/videogen_service.pb.h"
+#include "server/random_id.h"
+#include "server/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
@@ -29,11 +28,6 @@ constexpr int kSchemaVersion = 1;
 
 // Budgets are compared at 1e-4 resolution (they are floats in the API).
 int64_t BudgetKey(float budget) { return std::llround(static_cast<double>(budget) * 1e4); }
-
-std::string NewScheduleId() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return absl::StrFormat("%016x%016x", generator(), generator());
-}
 
 absl::Status ValidateKey(const ScheduleKey& key) {
   if (key.model_id().empty() || key.model_id().size() > 128) {
@@ -81,7 +75,7 @@ absl::StatusOr<std::vector<int>> GridLevels(const Schedule& schedule) {
 }
 
 // SHA-256 over the fields the checksum covers, serialized deterministically.
-std::string Checksum(const Schedule& schedule) {
+absl::StatusOr<std::string> Checksum(const Schedule& schedule) {
   Schedule covered;
   *covered.mutable_key() = schedule.key();
   covered.set_budget(schedule.budget());
@@ -95,12 +89,7 @@ std::string Checksum(const Schedule& schedule) {
     coded.SetSerializationDeterministic(true);
     covered.SerializeToCodedStream(&coded);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
+  return Sha256Hex(bytes);
 }
 
 float PredictedSpeedup(const engine::astraea::BudgetSchedule& schedule) {
@@ -114,7 +103,8 @@ absl::StatusOr<Schedule> ParseVerified(const std::string& bytes) {
   if (!schedule.ParseFromString(bytes)) {
     return absl::DataLossError("schedule registry: unreadable schedule record");
   }
-  if (Checksum(schedule) != schedule.checksum()) {
+  VG_ASSIGN_OR_RETURN(const std::string checksum, Checksum(schedule));
+  if (checksum != schedule.checksum()) {
     return absl::DataLossError(absl::StrCat("schedule ", schedule.id(), " version ",
                                             schedule.version(), " fails its checksum"));
   }
@@ -187,10 +177,10 @@ absl::StatusOr<Schedule> ScheduleRegistry::PutLocked(const Schedule& input) {
     existing.Bind(1, key.model_id()).Bind(2, key.height()).Bind(3, key.width());
     existing.Bind(4, key.frames()).Bind(5, key.steps()).Bind(6, BudgetKey(schedule.budget()));
     VG_ASSIGN_OR_RETURN(const bool found, existing.Step());
-    schedule.set_id(found ? existing.Text(0) : NewScheduleId());
+    schedule.set_id(found ? existing.Text(0) : RandomHexId());
     schedule.set_version(found ? existing.Int(1) + 1 : 1);
   }
-  schedule.set_checksum(Checksum(schedule));
+  VG_ASSIGN_OR_RETURN(*schedule.mutable_checksum(), Checksum(schedule));
   Statement retire(db_.get(), "UPDATE schedules SET latest = 0 WHERE id = ?1");
   VG_RETURN_IF_ERROR(retire.Prepared());
   VG_RETURN_IF_ERROR(retire.Bind(1, schedule.id()).Run());

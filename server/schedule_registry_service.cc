@@ -10,12 +10,6 @@
 namespace videogen::server {
 namespace {
 
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 absl::Status RequireId(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   return absl::OkStatus();
@@ -33,7 +27,7 @@ ScheduleRegistryService::ScheduleRegistryService(const videogen::v1::ServerConfi
 grpc::ServerUnaryReactor* ScheduleRegistryService::ListSchedules(
     grpc::CallbackServerContext* context, const videogen::v1::ListSchedulesRequest* request,
     videogen::v1::ListSchedulesResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     ScheduleRegistry::ListOptions options;
     if (request->page_size() != 0) options.page_size = request->page_size();
     options.page_token = request->page_token();
@@ -48,7 +42,7 @@ grpc::ServerUnaryReactor* ScheduleRegistryService::ListSchedules(
 grpc::ServerUnaryReactor* ScheduleRegistryService::GetSchedule(
     grpc::CallbackServerContext* context, const videogen::v1::GetScheduleRequest* request,
     videogen::v1::GetScheduleResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(RequireId(request->id()));
     VG_ASSIGN_OR_RETURN(*response->mutable_schedule(),
                         registry_->Get(request->id(), request->version()));
@@ -59,7 +53,7 @@ grpc::ServerUnaryReactor* ScheduleRegistryService::GetSchedule(
 grpc::ServerUnaryReactor* ScheduleRegistryService::LookupSchedule(
     grpc::CallbackServerContext* context, const videogen::v1::LookupScheduleRequest* request,
     videogen::v1::LookupScheduleResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     if (!models_.contains(request->key().model_id())) {
       return absl::NotFoundError(
           absl::StrCat("model \"", request->key().model_id(), "\" is not served here"));
@@ -76,7 +70,7 @@ grpc::ServerUnaryReactor* ScheduleRegistryService::LookupSchedule(
 grpc::ServerUnaryReactor* ScheduleRegistryService::PutSchedule(
     grpc::CallbackServerContext* context, const videogen::v1::PutScheduleRequest* request,
     videogen::v1::PutScheduleResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(AuthorizeAdmin(*context, admin_token_));
     VG_ASSIGN_OR_RETURN(*response->mutable_schedule(), registry_->Put(request->schedule()));
     return absl::OkStatus();
@@ -86,7 +80,7 @@ grpc::ServerUnaryReactor* ScheduleRegistryService::PutSchedule(
 grpc::ServerUnaryReactor* ScheduleRegistryService::DeleteSchedule(
     grpc::CallbackServerContext* context, const videogen::v1::DeleteScheduleRequest* request,
     videogen::v1::DeleteScheduleResponse* /*response*/) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(AuthorizeAdmin(*context, admin_token_));
     VG_RETURN_IF_ERROR(RequireId(request->id()));
     return registry_->Delete(request->id());

@@ -23,12 +23,6 @@ bool Finished(const videogen::v1::SearchJob& search) {
          search.state() == videogen::v1::SEARCH_STATE_CANCELLED;
 }
 
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 absl::Status RequireId(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("search_id is required");
   return absl::OkStatus();
@@ -52,7 +46,7 @@ absl::StatusOr<SearchManager*> ScheduleSearchService::Manager() const {
 grpc::ServerUnaryReactor* ScheduleSearchService::SubmitSearch(
     grpc::CallbackServerContext* context, const videogen::v1::SubmitSearchRequest* request,
     videogen::v1::SubmitSearchResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(AuthorizeAdmin(*context, admin_token_));
     VG_ASSIGN_OR_RETURN(SearchManager * manager, Manager());
     VG_ASSIGN_OR_RETURN(*response->mutable_search(), manager->Submit(request->spec()));
@@ -63,7 +57,7 @@ grpc::ServerUnaryReactor* ScheduleSearchService::SubmitSearch(
 grpc::ServerUnaryReactor* ScheduleSearchService::GetSearch(
     grpc::CallbackServerContext* context, const videogen::v1::GetSearchRequest* request,
     videogen::v1::GetSearchResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(RequireId(request->search_id()));
     VG_ASSIGN_OR_RETURN(SearchManager * manager, Manager());
     VG_ASSIGN_OR_RETURN(*response->mutable_search(), manager->Get(request->search_id()));
@@ -102,7 +96,7 @@ grpc::ServerWriteReactor<SearchEvent>* ScheduleSearchService::WatchSearch(
 grpc::ServerUnaryReactor* ScheduleSearchService::CancelSearch(
     grpc::CallbackServerContext* context, const videogen::v1::CancelSearchRequest* request,
     videogen::v1::CancelSearchResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_RETURN_IF_ERROR(AuthorizeAdmin(*context, admin_token_));
     VG_RETURN_IF_ERROR(RequireId(request->search_id()));
     VG_ASSIGN_OR_RETURN(SearchManager * manager, Manager());
@@ -114,7 +108,7 @@ grpc::ServerUnaryReactor* ScheduleSearchService::CancelSearch(
 grpc::ServerUnaryReactor* ScheduleSearchService::ListSearches(
     grpc::CallbackServerContext* context, const videogen::v1::ListSearchesRequest* request,
     videogen::v1::ListSearchesResponse* response) {
-  return Reply(context, [&]() -> absl::Status {
+  return FinishUnary(context, [&]() -> absl::Status {
     VG_ASSIGN_OR_RETURN(SearchManager * manager, Manager());
     std::vector<videogen::v1::SearchState> states;
     for (const int state : request->states()) {

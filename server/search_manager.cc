@@ -14,6 +14,7 @@
 #include "engine/common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "search_worker/schedule_search.h"
+#include "server/random_id.h"
 
 namespace videogen::server {
 namespace {
@@ -30,11 +31,6 @@ bool Finished(SearchState state) {
   return state == videogen::v1::SEARCH_STATE_SUCCEEDED ||
          state == videogen::v1::SEARCH_STATE_FAILED ||
          state == videogen::v1::SEARCH_STATE_CANCELLED;
-}
-
-std::string NewSearchId() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return absl::StrFormat("%016x%016x", generator(), generator());
 }
 
 SearchEvent EventFor(const std::string& id) {
@@ -131,7 +127,7 @@ absl::StatusOr<SearchJob> SearchManager::Submit(const videogen::v1::SearchJobSpe
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the server is shutting down");
   SearchJob search;
-  search.set_id(NewSearchId());
+  search.set_id(RandomHexId());
   *search.mutable_spec() = spec;
   search.set_state(videogen::v1::SEARCH_STATE_QUEUED);
   *search.mutable_create_time() = TimeUtil::GetCurrentTime();

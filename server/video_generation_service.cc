@@ -104,13 +104,6 @@ class VideoChunkStream final : public grpc::ServerWriteReactor<VideoChunk> {
   VideoChunk chunk_;
 };
 
-// Finishes a unary call with `status` (OK: the response was filled in).
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VideoGenerationService>> VideoGenerationService::Create(
@@ -194,7 +187,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::SubmitJob(
     response->set_deduplicated(submitted.deduplicated);
     return absl::OkStatus();
   }();
-  return Reply(context, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerUnaryReactor* VideoGenerationService::GetJob(grpc::CallbackServerContext* context,
@@ -206,7 +199,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::GetJob(grpc::CallbackServerCon
     VG_ASSIGN_OR_RETURN(*response->mutable_job(), manager->Get(request->job_id()));
     return absl::OkStatus();
   }();
-  return Reply(context, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerWriteReactor<JobEvent>* VideoGenerationService::WatchJob(
@@ -239,7 +232,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::CancelJob(
     VG_ASSIGN_OR_RETURN(*response->mutable_job(), manager->Cancel(request->job_id()));
     return absl::OkStatus();
   }();
-  return Reply(context, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerUnaryReactor* VideoGenerationService::ListJobs(
@@ -259,7 +252,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::ListJobs(
     response->set_next_page_token(result.next_page_token);
     return absl::OkStatus();
   }();
-  return Reply(context, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerWriteReactor<VideoChunk>* VideoGenerationService::FetchVideo(
@@ -283,7 +276,7 @@ grpc::ServerUnaryReactor* VideoGenerationService::GetServerInfo(
     absl::MutexLock lock(&mu_);
     *response = info_;
   }
-  return Reply(context, absl::OkStatus());
+  return FinishUnary(context, absl::OkStatus());
 }
 
 }  // namespace videogen::server

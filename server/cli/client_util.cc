@@ -1,7 +1,6 @@
 #include "server/cli/client_util.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -374,21 +373,17 @@ absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
   const std::string temp_path = path + ".tmp";
   const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", temp_path));
-  EVP_MD_CTX* digest = EVP_MD_CTX_new();
-  if (digest == nullptr || EVP_DigestInit_ex(digest, EVP_sha256(), nullptr) != 1) {
-    EVP_MD_CTX_free(digest);
+  absl::StatusOr<server::Sha256> digest = server::Sha256::Create();
+  if (!digest.ok()) {
     ::close(fd);
     ::unlink(temp_path.c_str());
-    return absl::InternalError("cannot set up SHA-256 (OpenSSL)");
+    return digest.status();
   }
-  return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, fd, digest));
+  return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, fd, *std::move(digest)));
 }
 
-AtomicFileWriter::AtomicFileWriter(std::string path, int fd, EVP_MD_CTX* digest)
-    : path_(std::move(path)),
-      temp_path_(path_ + ".tmp"),
-      fd_(fd),
-      digest_(digest, &EVP_MD_CTX_free) {}
+AtomicFileWriter::AtomicFileWriter(std::string path, int fd, server::Sha256 digest)
+    : path_(std::move(path)), temp_path_(path_ + ".tmp"), fd_(fd), digest_(std::move(digest)) {}
 
 AtomicFileWriter::~AtomicFileWriter() { Discard(); }
 
@@ -401,7 +396,7 @@ void AtomicFileWriter::Discard() {
 
 absl::Status AtomicFileWriter::Append(absl::string_view data) {
   if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(temp_path_, " is closed"));
-  EVP_DigestUpdate(digest_.get(), data.data(), data.size());
+  digest_.Update(data);
   size_ += static_cast<int64_t>(data.size());
   while (!data.empty()) {
     const ssize_t written = ::write(fd_, data.data(), data.size());
@@ -424,11 +419,7 @@ absl::Status AtomicFileWriter::Commit(int64_t expected_size, absl::string_view e
     return absl::DataLossError(
         absl::StrCat("received ", size_, " of ", expected_size, " bytes; ", path_, " not written"));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(digest_.get(), digest, &length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
+  const std::string hex = digest_.HexDigest();
   if (!expected_sha256.empty() && hex != absl::AsciiStrToLower(expected_sha256)) {
     Discard();
     return absl::DataLossError(absl::StrCat("the received bytes have SHA-256 ", hex,

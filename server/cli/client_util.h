@@ -4,8 +4,6 @@
 #ifndef VIDEOGEN_SERVER_CLI_CLIENT_UTIL_H_
 #define VIDEOGEN_SERVER_CLI_CLIENT_UTIL_H_
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +15,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "proto/video_job.pb.h"
+#include "server/sha256.h"
 
 namespace videogen::cli {
 
@@ -127,14 +126,14 @@ class AtomicFileWriter {
   absl::Status Commit(int64_t expected_size, absl::string_view expected_sha256);
 
  private:
-  AtomicFileWriter(std::string path, int fd, EVP_MD_CTX* digest);
+  AtomicFileWriter(std::string path, int fd, server::Sha256 digest);
   // Closes and removes the temporary file.
   void Discard();
 
   const std::string path_;
   const std::string temp_path_;
   int fd_;  // -1 once committed or discarded.
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> digest_;
+  server::Sha256 digest_;
   int64_t size_ = 0;
 };
 
