@@ -24,6 +24,9 @@ readonly APT_PACKAGES=(
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libx264-dev
   nlohmann-json3-dev libssl-dev openssl
+  # Headers only: LibTorch's Gloo process group (the CPU backend of engine/parallel) includes
+  # them; the wheel ships Gloo's code inside libtorch_cpu but not its headers.
+  libgloo-dev
   # For promtool, which checks the server's /metrics text (//server:metrics_promtool_test). Its
   # postinst also registers a Prometheus server service and tries to start it: in containers
   # without a running init that start is skipped (policy-rc.d forbids it or invoke-rc.d finds no

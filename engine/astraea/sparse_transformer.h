@@ -14,6 +14,12 @@
 // deterministic; scoring and selection are kernels/token_topk.h (one CUDA kernel pair on the GPU,
 // its reference on the CPU, with identical results).
 //
+// Sequence parallelism (Forward with a wan::SequenceParallel): each rank holds the state of its
+// own shard of the tokens and selects ceil(k / ranks) of them (its valid tokens first, then its
+// padding rows if it has too few), so every rank computes the same number of rows and the
+// collectives stay balanced. SparseOptions::selection_shards makes a single process select the
+// same way, which is what a sequence-parallel run is compared with.
+//
 // Caches (CacheKind): kResidual (default) keeps each token's block residual (output − input at
 // its last computation) and adds it to the current input; kOutput reuses the output itself (the
 // seed's literal variant, for ablation).
@@ -37,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/astraea/schedule.h"
+#include "engine/wan/sequence_parallel.h"
 #include "engine/wan/transformer.h"
 
 namespace videogen::engine::astraea {
@@ -53,6 +60,11 @@ struct SparseOptions {
   double w_beta = 1.0;      // Weight of the staleness penalty exp(n).
   int64_t sketch_dim = 32;  // Dimensions of the input sketch Δ is estimated from.
   uint64_t sketch_seed = 0;
+  // The tokens split into this many contiguous shards of ceil(N / shards), each selecting
+  // ceil(k / shards) of its own tokens (or all of them if it has fewer): the selection of a
+  // sequence-parallel run over as many ranks. 1 selects the top k of all N. Not used by a
+  // sequence-parallel Forward, whose ranks always select per shard.
+  int64_t selection_shards = 1;
 };
 
 // One CFG branch's token state across the steps of one job.
@@ -62,7 +74,8 @@ class SparseState {
   SparseState& operator=(SparseState&&) = default;
 
   const BudgetSchedule& schedule() const { return schedule_; }
-  // Tokens computed so far, summed over blocks and steps (N per block for a dense step).
+  // Tokens computed so far, summed over blocks and steps (N per block for a dense step): in a
+  // sequence-parallel run, this rank's valid tokens only.
   int64_t tokens_computed() const { return tokens_computed_; }
   // Bytes held by the caches.
   int64_t CacheBytes() const;
@@ -100,7 +113,8 @@ class SparseState {
 
 class SparseTransformer {
  public:
-  // INVALID_ARGUMENT for negative weights or a sketch_dim outside [1, 4096].
+  // INVALID_ARGUMENT for negative weights, or a sketch_dim or selection_shards outside
+  // [1, 4096].
   static absl::StatusOr<std::unique_ptr<SparseTransformer>> Create(
       const wan::Transformer& transformer, const SparseOptions& options = {});
 
@@ -115,32 +129,50 @@ class SparseTransformer {
                                        bool open_ended = false) const;
 
   // The model at the state's next step (Transformer::Forward's contract otherwise; batch 1),
-  // with the branch's text side from Transformer::EncodeText. INVALID_ARGUMENT for latents or a
-  // timestep Transformer::ValidateInputs rejects, a batch other than 1, a text context of
-  // another batch or model, or a state whose schedule is exhausted; FAILED_PRECONDITION if the
-  // token grid changed between steps. LibTorch failures throw (callers convert,
-  // engine/common/torch_status.h).
+  // with the branch's text side from Transformer::EncodeText; with `sequence`, computed
+  // sequence-parallel (every rank of the group calls it with the same inputs and its own
+  // state, and gets the whole output). INVALID_ARGUMENT for latents or a timestep
+  // Transformer::ValidateInputs rejects, a batch other than 1, a text context of another batch
+  // or model, a `sequence` for another token count, or a state whose schedule is exhausted;
+  // FAILED_PRECONDITION if the token grid changed between steps. LibTorch and collective
+  // failures throw (callers convert, engine/common/torch_status.h).
   absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
                                      const wan::Transformer::TextContext& text,
-                                     SparseState& state) const;
+                                     SparseState& state,
+                                     const wan::SequenceParallel* sequence = nullptr) const;
 
  private:
   SparseTransformer(const wan::Transformer& transformer, const SparseOptions& options);
 
-  // The tokens a block computes: indices ascending [k] int64, and each token's row among them
-  // or -1 [N] int32.
+  // The rows a block computes: indices ascending [k] int64, and each row's place among them
+  // or -1 [rows] int32; `valid` of them are tokens (the rest padding rows of a shard).
   struct Selection {
     at::Tensor tokens, slot;
+    int64_t valid = 0;
+  };
+  // How a step's budget is shared among the forward's rows: groups of `group_size` rows (the
+  // last may be shorter) each select `per_group` rows, their valid ones first; rows at and
+  // past `valid` are padding.
+  struct Quota {
+    int64_t rows = 0, valid = 0, group_size = 0, per_group = 0;
   };
 
-  // Block `index` at budget k of N tokens, updating `block`. `selection` carries the step's
-  // shared selection in kFixedToken mode (made by block 0).
-  at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, bool keep_state,
+  // Block `index` with the step's budget of k tokens (of n in the whole sequence) shared as
+  // `quota` says, updating `block`; `*computed` receives the valid rows it computed.
+  // `selection` carries the step's shared selection in kFixedToken mode (made by block 0).
+  at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, int64_t n,
+                      const Quota& quota, bool keep_state,
                       const wan::Transformer::Conditioning& conditioning,
-                      const wan::Transformer::Rope& rope, SparseState::Block& block,
-                      Selection& selection) const;
-  // The k top-scoring tokens of `block` for its input's sketch `sketch`.
-  Selection Select(const SparseState::Block& block, const at::Tensor& sketch, int64_t k) const;
+                      const wan::Transformer::Rope& rope, const wan::SequenceParallel* sequence,
+                      SparseState::Block& block, Selection& selection,
+                      int64_t* computed) const;
+  // The top-scoring rows of `block` for its input's sketch `sketch`, per `quota`.
+  Selection Select(const SparseState::Block& block, const at::Tensor& sketch,
+                   const Quota& quota) const;
+  // The top `tokens.size(0)` of rows [begin, begin + count): their indices (ascending, counted
+  // from 0 = row `begin`) into `tokens` [k] int64 and their places into `slot` [count] int32.
+  void SelectRange(const SparseState::Block& block, const at::Tensor& sketch, int64_t begin,
+                   int64_t count, const at::Tensor& tokens, const at::Tensor& slot) const;
   at::Tensor Sketch(const at::Tensor& hidden) const;
 
   const wan::Transformer& transformer_;

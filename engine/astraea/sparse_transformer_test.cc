@@ -130,6 +130,37 @@ TEST_P(SparseTransformerTest, SkipCountersFollowTheSelection) {
   EXPECT_EQ(state.tokens_computed(), 2 * (192 + 96 + 96 + 0 + 192));
 }
 
+TEST_P(SparseTransformerTest, SelectionShardsEachSelectTheirShare) {
+  // 192 tokens in 5 shards of 39 (the last 36); θ = 0.3: k = 58, ceil(58 / 5) = 12 per shard.
+  c10::InferenceMode inference;
+  SparseOptions options;
+  options.selection_shards = 5;
+  const auto sparse = Sparse(options);
+  ASSERT_OK_AND_ASSIGN(const BudgetSchedule schedule, BudgetSchedule::Parse("1,0.3"));
+  ASSERT_OK_AND_ASSIGN(SparseState state, sparse->NewState(schedule));
+  const at::Tensor x = latents_.to(GetParam());
+  for (int t : {900, 890}) {
+    ASSERT_OK(sparse->Forward(x, at::full({1}, t, at::kLong), context_, state).status());
+  }
+  for (int block = 0; block < 2; ++block) {
+    const at::Tensor computed = state.SkipCounts(block).eq(0);
+    for (int shard = 0; shard < 5; ++shard) {
+      EXPECT_EQ(computed.narrow(0, 39 * shard, shard < 4 ? 39 : 36).sum().item<int64_t>(), 12)
+          << "block " << block << " shard " << shard;
+    }
+  }
+  EXPECT_EQ(state.tokens_computed(), 2 * (192 + 60));
+  // A shard with fewer tokens than its share computes all of them: 150 shards of 1 or 2.
+  options.selection_shards = 150;
+  const auto fine = Sparse(options);
+  ASSERT_OK_AND_ASSIGN(SparseState fine_state, fine->NewState(schedule));
+  for (int t : {900, 890}) {
+    ASSERT_OK(fine->Forward(x, at::full({1}, t, at::kLong), context_, fine_state).status());
+  }
+  // ceil(192 / 150) = 2 rows per shard, 96 shards with tokens; ceil(58 / 150) = 1 each.
+  EXPECT_EQ(fine_state.tokens_computed(), 2 * (192 + 96));
+}
+
 TEST_P(SparseTransformerTest, SelectionIsDeterministic) {
   ASSERT_OK_AND_ASSIGN(const BudgetSchedule schedule,
                        BudgetSchedule::WithDenseEnds(kSteps, 0.4, 1, 1));
@@ -189,6 +220,10 @@ TEST_P(SparseTransformerTest, RejectsMisuse) {
   bad.w_beta = -1;
   EXPECT_THAT(SparseTransformer::Create(*transformer_, bad),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("w_beta -1")));
+  SparseOptions no_shards;
+  no_shards.selection_shards = 0;
+  EXPECT_THAT(SparseTransformer::Create(*transformer_, no_shards),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("selection_shards 0")));
   SparseOptions timestep_level;
   timestep_level.mode = SparseMode::kTimestepLevel;
   ASSERT_OK_AND_ASSIGN(const BudgetSchedule half, BudgetSchedule::Uniform(2, 0.5));

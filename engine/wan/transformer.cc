@@ -237,6 +237,20 @@ absl::Status Transformer::ValidateLatents(const at::Tensor& latents,
   return absl::OkStatus();
 }
 
+Transformer::Tokens Transformer::Embed(const at::Tensor& latents,
+                                       const SequenceParallel* sequence) const {
+  Tokens tokens{GridOf(latents), {}, PatchEmbed(latents)};
+  tokens.rope = RotaryEmbedding(tokens.grid);
+  if (sequence != nullptr) {
+    const SequenceShard shard = sequence->shard();
+    TORCH_CHECK(shard.tokens == tokens.grid.tokens(), "the sequence-parallel context is for ",
+                shard.tokens, " tokens, the latents have ", tokens.grid.tokens());
+    tokens.hidden = TakeShard(tokens.hidden, shard);
+    tokens.rope = {TakeShard(tokens.rope.cos, shard), TakeShard(tokens.rope.sin, shard)};
+  }
+  return tokens;
+}
+
 Transformer::Grid Transformer::GridOf(const at::Tensor& latents) const {
   return {latents.size(2) / config_.patch_t, latents.size(3) / config_.patch_h,
           latents.size(4) / config_.patch_w};
@@ -313,8 +327,8 @@ Transformer::Conditioning Transformer::Condition(const at::Tensor& timestep,
 }
 
 at::Tensor Transformer::SelfAttend(const Attention& attention, const at::Tensor& x,
-                                   const at::Tensor& selected, const Rope& rope,
-                                   at::Tensor* lse) const {
+                                   const at::Tensor& selected, const Rope& rope, at::Tensor* lse,
+                                   const SequenceParallel* sequence) const {
   at::Tensor q, k, v;
   const Rope* q_rope = &rope;
   Rope selected_rope;
@@ -340,7 +354,7 @@ at::Tensor Transformer::SelfAttend(const Attention& attention, const at::Tensor&
   }
   return AttendHeads(attention, NormHeads(q, attention.norm_q, q_rope),
                      NormHeads(k, attention.norm_k, &rope),
-                     v.unflatten(2, {config_.num_heads, config_.head_dim}), lse);
+                     v.unflatten(2, {config_.num_heads, config_.head_dim}), lse, sequence);
 }
 
 at::Tensor Transformer::CrossAttend(const Attention& attention, const at::Tensor& x,
@@ -358,8 +372,15 @@ at::Tensor Transformer::NormHeads(const at::Tensor& projected, const at::Tensor&
 }
 
 at::Tensor Transformer::AttendHeads(const Attention& attention, const at::Tensor& q,
-                                    const at::Tensor& k, const at::Tensor& v,
-                                    at::Tensor* lse) const {
+                                    const at::Tensor& k, const at::Tensor& v, at::Tensor* lse,
+                                    const SequenceParallel* sequence) const {
+  if (sequence != nullptr) {
+    const LocalAttention local = [this](const at::Tensor& q, const at::Tensor& k,
+                                        const at::Tensor& v, at::Tensor* lse) {
+      return ScaledDotProduct(q, k, v, lse);
+    };
+    return attention.out(sequence->Attend(local, q, k, v, lse).flatten(2, 3));
+  }
   const at::Tensor out =
       ScaledDotProduct(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), lse);
   return attention.out(out.transpose(1, 2).flatten(2, 3).to(q.scalar_type()));
@@ -413,7 +434,7 @@ at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditi
 
 at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
                                     const Conditioning& conditioning, const Rope& rope,
-                                    at::Tensor* lse) const {
+                                    at::Tensor* lse, const SequenceParallel* sequence) const {
   const BlockWeights& w = blocks_.at(index);
   const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
   const at::Tensor &shift = mod[0], &scale = mod[1], &gate = mod[2];
@@ -425,7 +446,7 @@ at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const a
   const at::Tensor a = ModulatedLayerNorm(hidden, {}, {}, scale, shift, eps);
   at::Tensor head_lse;
   const at::Tensor attended =
-      SelfAttend(w.self_attn, a, selected, rope, lse != nullptr ? &head_lse : nullptr);
+      SelfAttend(w.self_attn, a, selected, rope, lse != nullptr ? &head_lse : nullptr, sequence);
   if (lse != nullptr) *lse = head_lse.mean(1);
   at::Tensor h = selected.defined() ? hidden.index_select(1, selected) : hidden;
   h = GatedResidual(h, attended, gate);
@@ -439,11 +460,12 @@ at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const a
   return GatedResidual(h, FeedForward(w, n3), c_gate);
 }
 
-at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb,
-                             const Grid& grid) const {
+at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid,
+                             const SequenceParallel* sequence) const {
   const auto shift_scale = (head_scale_shift_table_ + temb.unsqueeze(1)).chunk(2, 1);
-  const at::Tensor out =
+  at::Tensor out =
       proj_out_(ModulatedLayerNorm(hidden, {}, {}, shift_scale[1], shift_scale[0], config_.eps));
+  if (sequence != nullptr) out = sequence->Gather(out);
   const int64_t batch = hidden.size(0);
   return out
       .reshape({batch, grid.frames, grid.rows, grid.cols, config_.patch_t, config_.patch_h,
@@ -459,13 +481,14 @@ at::Tensor Transformer::Forward(const at::Tensor& latents, const at::Tensor& tim
 }
 
 at::Tensor Transformer::Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                                const TextContext& text) const {
-  const Grid grid = GridOf(latents);
-  const Rope rope = RotaryEmbedding(grid);
-  at::Tensor hidden = PatchEmbed(latents);
+                                const TextContext& text, const SequenceParallel* sequence) const {
+  Tokens tokens = Embed(latents, sequence);
   const Conditioning conditioning = Condition(timestep, text);
-  for (int i = 0; i < config_.num_layers; ++i) hidden = Block(i, hidden, conditioning, rope);
-  return Head(hidden, conditioning.temb, grid);
+  for (int i = 0; i < config_.num_layers; ++i) {
+    tokens.hidden = SparseBlock(i, tokens.hidden, /*selected=*/{}, conditioning, tokens.rope,
+                                /*lse=*/nullptr, sequence);
+  }
+  return Head(tokens.hidden, conditioning.temb, tokens.grid, sequence);
 }
 
 }  // namespace videogen::engine::wan

@@ -7,6 +7,11 @@
 // Shapes: latents [B, C, F, H, W]; timestep [B]; text [B, L, text_dim]; tokens [B, S, D] with
 // S = (F/pt)(H/ph)(W/pw) in frame-major, row, column order.
 //
+// Sequence parallelism: Forward(), Embed(), SparseBlock() and Head() take an optional
+// SequenceParallel (engine/wan/sequence_parallel.h); with one, a call works on this rank's shard
+// of the tokens and self-attention and the head's output cross ranks through it. Without one
+// (or with one of a single shard) the computation is the single-process one, kernel for kernel.
+//
 // Errors: Create()/Load() return absl::Status. The compute methods call LibTorch directly and may
 // throw c10::Error (e.g. out of device memory); callers convert at their boundary with
 // RunTorch() (engine/common/torch_status.h). ValidateInputs() checks shapes up front.
@@ -23,6 +28,7 @@
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/wan/sequence_parallel.h"
 #include "engine/wan/transformer_config.h"
 #include "engine/weights/checkpoint.h"
 
@@ -95,11 +101,22 @@ class Transformer {
   // The dense model: the predicted flow velocity [B, out_channels, F, H, W] in the run dtype.
   at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
                      const at::Tensor& text) const;
-  // The same with the text side precomputed by EncodeText() (identical results).
+  // The same with the text side precomputed by EncodeText() (identical results); with
+  // `sequence`, computed sequence-parallel (every rank of the group gets the whole output).
   at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                     const TextContext& text) const;
+                     const TextContext& text, const SequenceParallel* sequence = nullptr) const;
+
+  // A forward's input tokens: the post-patch grid, and the rotary tables [1, S, 1, head_dim] and
+  // patch embeddings [B, S, D] of all S tokens, or, with `sequence`, of this rank's shard
+  // (sequence->shard().size() rows, zero-padded; its `tokens` must be the grid's).
+  struct Tokens {
+    Grid grid;
+    Rope rope;
+    at::Tensor hidden;
+  };
 
   // Stages of Forward().
+  Tokens Embed(const at::Tensor& latents, const SequenceParallel* sequence = nullptr) const;
   Grid GridOf(const at::Tensor& latents) const;
   at::Tensor PatchEmbed(const at::Tensor& latents) const;  // -> [B, S, D]
   Rope RotaryEmbedding(const Grid& grid) const;
@@ -115,10 +132,16 @@ class Transformer {
   // (ascending keeps the gathers coalesced); undefined means all tokens, computed exactly as
   // Block(). Returns the selected tokens' outputs [B, k, D]. If `lse` is not null it receives
   // each selected token's self-attention log-sum-exp averaged over heads, [B, k] float32 (from
-  // the fused attention kernel on CUDA; computed separately on the CPU path).
+  // the fused attention kernel on CUDA; computed separately on the CPU path). With `sequence`,
+  // `hidden` and `rope` are this rank's shard (Embed()) and the keys and values of every rank's
+  // shard are attended.
   at::Tensor SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
-                         const Conditioning& conditioning, const Rope& rope, at::Tensor* lse) const;
-  at::Tensor Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid) const;
+                         const Conditioning& conditioning, const Rope& rope, at::Tensor* lse,
+                         const SequenceParallel* sequence = nullptr) const;
+  // The output projection of the tokens `hidden` [B, S, D] to the velocity
+  // [B, out_channels, F, H, W]; with `sequence`, of this rank's shard, gathered from all ranks.
+  at::Tensor Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid,
+                  const SequenceParallel* sequence = nullptr) const;
 
  private:
   struct Linear {
@@ -148,10 +171,11 @@ class Transformer {
   // also the log-sum-exp of each query's scores, [B, H, Sq] float32.
   at::Tensor ScaledDotProduct(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               at::Tensor* lse) const;
-  // Self-attention of the tokens `selected` of `x` (all if undefined) over all of `x`, with
-  // RoPE; `lse` as in SparseBlock().
+  // Self-attention of the tokens `selected` of `x` (all if undefined) over all of `x` (and the
+  // other ranks' shards with `sequence`), with RoPE; `lse` as in SparseBlock().
   at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const at::Tensor& selected,
-                        const Rope& rope, at::Tensor* lse) const;
+                        const Rope& rope, at::Tensor* lse,
+                        const SequenceParallel* sequence) const;
   // Cross-attention of `x` over block `index`'s text keys and values, without RoPE.
   at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x, const TextContext& text,
                          int index) const;
@@ -159,10 +183,11 @@ class Transformer {
   // [B, S, heads, head_dim].
   at::Tensor NormHeads(const at::Tensor& projected, const at::Tensor& weight,
                        const Rope* rope) const;
-  // Attention of q [B, Sq, heads, head_dim] over k, v [B, Sk, heads, head_dim] and the output
-  // projection; `lse` as in ScaledDotProduct().
+  // Attention of q [B, Sq, heads, head_dim] over k, v [B, Sk, heads, head_dim] (through
+  // `sequence` if set) and the output projection; `lse` as in ScaledDotProduct().
   at::Tensor AttendHeads(const Attention& attention, const at::Tensor& q, const at::Tensor& k,
-                         const at::Tensor& v, at::Tensor* lse) const;
+                         const at::Tensor& v, at::Tensor* lse,
+                         const SequenceParallel* sequence = nullptr) const;
   // GELU(tanh)(x W1 + b1) W2 + b2; on CUDA the GELU runs in the first GEMM's epilogue.
   at::Tensor FeedForward(const BlockWeights& weights, const at::Tensor& x) const;
 

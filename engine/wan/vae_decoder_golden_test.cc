@@ -65,10 +65,11 @@ TEST_F(VaeDecoderGoldenTest, Uint8FramesMatchDiffusersPostprocessing) {
   ASSERT_THAT(frames.sizes(), ElementsAre(2, 13, 48, 64, 3));
   ASSERT_EQ(frames.scalar_type(), at::kByte);
   // A pixel may round the other way only if the float video sits within rounding error of a
-  // half-level boundary.
+  // half-level boundary. How many do depends on the CPU (oneDNN picks its convolution kernels by
+  // instruction set): 21 of the 239,616 values on an AMD EPYC dev machine, fewer elsewhere.
   const at::Tensor diff = (frames.to(at::kInt) - expected.to(at::kInt)).abs();
   EXPECT_LE(diff.max().item<int>(), 1);
-  EXPECT_LT(diff.gt(0).sum().item<int64_t>(), 10);
+  EXPECT_LT(diff.gt(0).sum().item<int64_t>(), frames.numel() / 5000);
 }
 
 TEST_F(VaeDecoderGoldenTest, RejectsLatentsThatDoNotFit) {

@@ -1,0 +1,56 @@
+// Starts the processes of one engine group, one per rank, on this host, and supervises them:
+// the way the multi-GPU benchmark and tests start their ranks (and the documented way to start a
+// group by hand: engine/parallel/README.md).
+//
+// Each rank runs `program args...` with VIDEOGEN_RANK, VIDEOGEN_WORLD_SIZE and
+// VIDEOGEN_STORE_PORT in its environment (RankEnvironment() reads them back). If a rank fails
+// (non-zero exit or a signal) the others get `grace` to notice through their collectives and
+// exit on their own; whatever still runs after that, or after `timeout` in all, is killed, so a
+// group never hangs.
+#ifndef VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_
+#define VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace videogen::engine::parallel {
+
+struct LaunchOptions {
+  std::string program;            // Path of the executable.
+  std::vector<std::string> args;  // Its arguments (argv[1...]), the same for every rank.
+  int world_size = 1;
+  int store_port = 0;  // The rendezvous port rank 0 serves; 0 picks a free one.
+  absl::Duration timeout = absl::Minutes(30);
+  absl::Duration grace = absl::Seconds(20);
+};
+
+struct RankExit {
+  int exit_code = -1;  // -1 if ended by a signal.
+  int signal = 0;
+  bool killed = false;  // By the launcher (timeout or after another rank failed).
+  bool ok() const { return exit_code == 0; }
+};
+
+// Runs the ranks to the end; one RankExit per rank. INVALID_ARGUMENT for a world size < 1;
+// INTERNAL if a process cannot be started (the ones already started are killed).
+absl::StatusOr<std::vector<RankExit>> LaunchRanks(const LaunchOptions& options);
+
+// What a rank process was started with.
+struct RankEnvironment {
+  int rank = 0;
+  int world_size = 1;
+  int store_port = 0;
+};
+// From the environment LaunchRanks sets; NOT_FOUND if VIDEOGEN_RANK is unset (not started by a
+// launcher), INVALID_ARGUMENT if a variable is malformed.
+absl::StatusOr<RankEnvironment> RankEnvironmentFromEnv();
+
+// A TCP port on the loopback interface that was free a moment ago (for tests and launches).
+absl::StatusOr<int> PickFreePort();
+
+}  // namespace videogen::engine::parallel
+
+#endif  // VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_
