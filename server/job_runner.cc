@@ -43,12 +43,25 @@ JobStage ToJobStage(engine::wan::Stage stage) {
 
 JobRunner::JobRunner(std::string model, const engine::wan::Pipeline* pipeline,
                      const ResultStore* results, const ScheduleRegistry* registry,
-                     engine::video::Mp4Options mp4)
+                     engine::video::Mp4Options mp4, EngineGroupSlot group)
     : model_(std::move(model)),
       pipeline_(pipeline),
       results_(results),
       registry_(registry),
-      mp4_(std::move(mp4)) {}
+      mp4_(std::move(mp4)),
+      group_(group) {}
+
+absl::StatusOr<at::Tensor> JobRunner::Generate(
+    const engine::wan::GenerateRequest& request,
+    const engine::wan::Pipeline::StepCallback& on_step,
+    const engine::wan::Pipeline::CancelCheck& cancelled,
+    const engine::wan::Pipeline::StageCallback& on_stage) const {
+  if (group_.leader == nullptr) return pipeline_->Generate(request, on_step, cancelled, on_stage);
+  VG_ASSIGN_OR_RETURN(const at::Tensor latents, group_.leader->GenerateLatents(
+                                                    group_.model, request, on_step, cancelled,
+                                                    on_stage));
+  return pipeline_->FinishFrames(latents, cancelled, on_stage);  // The VAE is rank 0's.
+}
 
 absl::StatusOr<PlannedSchedule> JobRunner::PlanSchedule(const VideoJobSpec& spec) const {
   videogen::v1::ScheduleKey key;
@@ -87,8 +100,7 @@ absl::StatusOr<videogen::v1::VideoOutput> JobRunner::Run(const std::string& id,
     if (callbacks.on_stage) callbacks.on_stage(ToJobStage(stage));
   };
   VG_ASSIGN_OR_RETURN(const at::Tensor frames,
-                      pipeline_->Generate(request, callbacks.on_step, callbacks.cancelled,
-                                          on_stage));
+                      Generate(request, callbacks.on_step, callbacks.cancelled, on_stage));
   if (callbacks.cancelled && callbacks.cancelled()) {
     return absl::CancelledError("cancelled before the video encoding");
   }
@@ -121,7 +133,7 @@ absl::Status JobRunner::WarmUp() const {
   spec.set_frames(1);
   spec.set_steps(1);
   spec.set_guidance_scale(5.0f);
-  return pipeline_->Generate(ToRequest(spec), nullptr, nullptr).status();
+  return Generate(ToRequest(spec), nullptr, nullptr, nullptr).status();
 }
 
 }  // namespace videogen::server

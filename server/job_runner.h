@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/astraea/schedule.h"
+#include "engine/parallel/engine_group.h"
 #include "engine/video/mp4_writer.h"
 #include "engine/wan/pipeline.h"
 #include "proto/schedule.pb.h"
@@ -34,6 +35,13 @@ struct PlannedSchedule {
   videogen::v1::ScheduleRef ref;
 };
 
+// Where a runner's denoising runs when the server leads an engine group
+// (server/engine_group_host.h): model `model` of `leader`'s models. Unset: on the pipeline alone.
+struct EngineGroupSlot {
+  const engine::parallel::GroupLeader* leader = nullptr;
+  int model = 0;
+};
+
 class JobRunner {
  public:
   struct Callbacks {
@@ -47,10 +55,11 @@ class JobRunner {
   };
 
   // `model` is the configured model name (the schedule key's model id); `mp4` the encoder
-  // settings of MP4 results (each job's fps replaces mp4.fps). `pipeline`, `results` and
-  // `registry` must outlive the runner.
+  // settings of MP4 results (each job's fps replaces mp4.fps). `pipeline` (rank 0's, with a
+  // group), `results`, `registry` and the group's leader must outlive the runner.
   JobRunner(std::string model, const engine::wan::Pipeline* pipeline, const ResultStore* results,
-            const ScheduleRegistry* registry, engine::video::Mp4Options mp4 = {});
+            const ScheduleRegistry* registry, engine::video::Mp4Options mp4 = {},
+            EngineGroupSlot group = {});
 
   // The schedule for a normalised spec, from the registry. Its errors (INVALID_ARGUMENT if the
   // budget cannot be met, DATA_LOSS for a corrupted stored schedule).
@@ -59,8 +68,8 @@ class JobRunner {
   // Runs job `id` (a normalised spec) with `plan` and stores its result (ResultStore::PathOf).
   // Returns the output's description (expire_time unset). Errors: the pipeline's
   // (INVALID_ARGUMENT for a spec the model cannot run, RESOURCE_EXHAUSTED for device out of
-  // memory, CANCELLED); the encoder's; INTERNAL for storage failures. Nothing is left in the
-  // results directory on failure.
+  // memory, CANCELLED); UNAVAILABLE when the engine group is or becomes broken; the encoder's;
+  // INTERNAL for storage failures. Nothing is left in the results directory on failure.
   absl::StatusOr<videogen::v1::VideoOutput> Run(const std::string& id,
                                                 const videogen::v1::VideoJobSpec& spec,
                                                 const PlannedSchedule& plan,
@@ -78,6 +87,13 @@ class JobRunner {
   const ResultStore* const results_;
   const ScheduleRegistry* const registry_;
   const engine::video::Mp4Options mp4_;
+  const EngineGroupSlot group_;
+
+  // The frames of `request`, on the group or the pipeline.
+  absl::StatusOr<at::Tensor> Generate(const engine::wan::GenerateRequest& request,
+                                      const engine::wan::Pipeline::StepCallback& on_step,
+                                      const engine::wan::Pipeline::CancelCheck& cancelled,
+                                      const engine::wan::Pipeline::StageCallback& on_stage) const;
 };
 
 }  // namespace videogen::server

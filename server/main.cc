@@ -11,6 +11,12 @@
 // turns SERVING. On SIGTERM or SIGINT: NOT_SERVING, no new jobs, the running job gets the
 // configured grace period to finish (else it is re-queued for the next start), open calls are
 // cancelled, exit 0.
+//
+// Multi-GPU: when the config's engine_layout spans several devices, this process is rank 0 of an
+// engine group and starts the other ranks itself, as processes of this binary with the same
+// command line (server/engine_group_host.h); a rank started so (VIDEOGEN_RANK in its
+// environment) serves the group instead of gRPC. If the group breaks (a rank lost), the video
+// service turns NOT_SERVING.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -31,18 +37,21 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "engine/common/file.h"
 #include "engine/common/logging.h"
 #include "engine/common/status_macros.h"
 #include "engine/common/runtime_info.h"
 #include "engine/common/version.h"
+#include "engine/parallel/launcher.h"
 #include "engine/video/mp4_writer.h"
 #include "engine/wan/pipeline.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/config.h"
+#include "server/engine_group_host.h"
 #include "server/job_manager.h"
 #include "server/job_metrics.h"
 #include "server/job_runner.h"
@@ -152,36 +161,87 @@ struct LoadedModels {
   std::vector<std::unique_ptr<JobRunner>> runners;
 };
 
+// With `group`, this process's models are rank 0's of the engine group, whose followers load
+// theirs in the same order.
 absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const ResultStore* results,
-                                        const ScheduleRegistry* registry) {
+                                        const ScheduleRegistry* registry,
+                                        EngineGroupHost* group) {
   VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
-  const at::Device device = runtime.cuda_available ? at::Device(at::kCUDA, 0) : at::kCPU;
-  const c10::ScalarType dtype = runtime.cuda_available ? at::kBFloat16 : at::kFloat;
+  const at::Device device = group != nullptr         ? group->context().device()
+                            : runtime.cuda_available ? at::Device(at::kCUDA, 0)
+                                                     : at::kCPU;
+  const c10::ScalarType dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
   auto log = GetLogger(kServerLogger);
   LoadedModels models;
   for (const auto& model : config.models()) {
     const absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline =
-        engine::wan::Pipeline::Load(model.path(), dtype, device);
+    absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline = engine::wan::Pipeline::Load(
+        model.path(), dtype, device, group != nullptr ? &group->context() : nullptr);
     if (!pipeline.ok()) {
       return absl::Status(pipeline.status().code(),
                           absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
     }
-    engine::video::Mp4Options mp4;
-    mp4.crf = config.mp4().crf();
-    mp4.preset = config.mp4().preset();
-    auto runner =
-        std::make_unique<JobRunner>(model.name(), pipeline->get(), results, registry, mp4);
-    VG_RETURN_IF_ERROR(runner->WarmUp());
-    log->info("model {} loaded from {} on {} and warmed up in {:.1f}s", model.name(), model.path(),
-              device.str(), absl::ToDoubleSeconds(absl::Now() - start));
+    log->info("model {} loaded from {} on {} in {:.1f}s", model.name(), model.path(), device.str(),
+              absl::ToDoubleSeconds(absl::Now() - start));
     models.pipelines.push_back(*std::move(pipeline));
+  }
+  if (group != nullptr) {
+    std::vector<const engine::wan::Pipeline*> pipelines;
+    for (const auto& pipeline : models.pipelines) pipelines.push_back(pipeline.get());
+    group->SetModels(std::move(pipelines));
+  }
+  engine::video::Mp4Options mp4;
+  mp4.crf = config.mp4().crf();
+  mp4.preset = config.mp4().preset();
+  for (int i = 0; i < config.models_size(); ++i) {
+    const absl::Time start = absl::Now();
+    EngineGroupSlot on_group;
+    if (group != nullptr) on_group = {group->leader(), i};
+    auto runner = std::make_unique<JobRunner>(config.models(i).name(), models.pipelines[i].get(),
+                                              results, registry, mp4, on_group);
+    VG_RETURN_IF_ERROR(runner->WarmUp());
+    log->info("model {} warmed up in {:.1f}s", config.models(i).name(),
+              absl::ToDoubleSeconds(absl::Now() - start));
     models.runners.push_back(std::move(runner));
   }
   return models;
 }
 
-absl::Status Run() {
+// The engine group this server leads, if its config asks for one (null otherwise).
+absl::StatusOr<std::unique_ptr<EngineGroupHost>> StartEngineGroup(
+    const ServerConfig& config, const std::vector<std::string>& command_line) {
+  VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
+  VG_ASSIGN_OR_RETURN(const EngineGroupPlan plan,
+                      PlanEngineGroup(config, static_cast<int>(runtime.devices.size())));
+  if (plan.ranks == 1) return nullptr;
+  GetLogger(kServerLogger)
+      ->info("starting an engine group of {} ranks on {}, layout {}", plan.ranks,
+             plan.cuda ? "GPUs" : "the CPU", plan.layout.ToString());
+  return EngineGroupHost::Start(plan, "/proc/self/exe",
+                                std::vector<std::string>(command_line.begin() + 1,
+                                                         command_line.end()));
+}
+
+// Runs this process as a follower rank of an engine group: it ends with the server (killed if
+// the server dies) and leaves shutdown signals to it.
+absl::Status RunFollower(const engine::parallel::RankEnvironment& rank) {
+  // (PR_SET_PDEATHSIG would fire when the server's thread that started this rank ends.)
+  const pid_t server = getppid();
+  std::thread([server] {
+    while (getppid() == server) absl::SleepFor(absl::Seconds(1));
+    _exit(1);
+  }).detach();
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  VG_ASSIGN_OR_RETURN(const ServerConfig config, ConfigFromFlags());
+  LoggingOptions logging;
+  logging.level = LogLevelName(config);
+  VG_RETURN_IF_ERROR(InitLogging(logging));
+  GetLogger(kServerLogger)->info("engine group rank {} of {} starting", rank.rank, rank.world_size);
+  return RunEngineFollower(config, rank);
+}
+
+absl::Status Run(const std::vector<std::string>& command_line) {
   // Block the shutdown signals in every thread (gRPC's included, which inherit the mask) so that
   // only the sigwait below receives them.
   sigset_t shutdown_signals;
@@ -246,14 +306,18 @@ absl::Status Run() {
 
   // Models load on their own thread, so that health and GetServerInfo answer meanwhile; a
   // shutdown signal that arrives during the load takes effect once it ends.
+  std::unique_ptr<EngineGroupHost> group;
+  absl::Notification stopping;
+  std::thread group_watch;  // Started by the loader once a group serves.
   std::unique_ptr<LoadedModels> models;
   absl::StatusOr<std::unique_ptr<JobManager>> manager;
   std::unique_ptr<SearchManager> searches;
   std::thread loader([&] {
     manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
       VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
+      VG_ASSIGN_OR_RETURN(group, StartEngineGroup(config, command_line));
       VG_ASSIGN_OR_RETURN(LoadedModels loaded,
-                          LoadModels(config, results.get(), schedules.get()));
+                          LoadModels(config, results.get(), schedules.get(), group.get()));
       models = std::make_unique<LoadedModels>(std::move(loaded));
       return JobManager::Create(config, std::move(models->runners), std::move(results),
                                 job_metrics.get());
@@ -272,7 +336,13 @@ absl::Status Run() {
         search_models.push_back({config.models(i).name(), models->pipelines[i].get(), {}});
       }
       SearchManager::Options search_options;
-      search_options.run_worker = !config.external_search_workers();
+      // A group's models run jobs only in lockstep with its followers: searches then need
+      // videogen_search_worker processes.
+      search_options.run_worker = !config.external_search_workers() && group == nullptr;
+      if (group != nullptr && !config.external_search_workers()) {
+        log->warn("schedule searches need videogen_search_worker processes on a multi-rank "
+                  "engine group; the server does not run them");
+      }
       absl::StatusOr<std::unique_ptr<SearchManager>> search_manager = SearchManager::Create(
           config, std::move(search_models), schedules.get(),
           [jobs] { return jobs->queued() + jobs->running() > 0; }, search_options);
@@ -284,6 +354,19 @@ absl::Status Run() {
       }
       service->Attach(jobs);
       health->SetServingStatus(kVideoGenerationService, true);
+      if (group != nullptr) {
+        // A broken engine group takes the video service out of service.
+        group_watch = std::thread([&] {
+          while (!stopping.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+            if (!group->healthy()) {
+              log->error("the engine group is broken (a rank was lost or a collective failed): "
+                         "the video service is NOT_SERVING until the server restarts");
+              health->SetServingStatus(kVideoGenerationService, false);
+              return;
+            }
+          }
+        });
+      }
       log->info("ready: serving {} model(s)", config.models_size());
     } else {
       log->error("cannot start serving jobs: {}", manager.status().ToString());
@@ -297,6 +380,8 @@ absl::Status Run() {
             config.shutdown_grace_period().seconds());
   health->Shutdown();  // Every service reports NOT_SERVING from here on.
   loader.join();
+  stopping.Notify();
+  if (group_watch.joinable()) group_watch.join();
   const absl::Duration grace = absl::Seconds(config.shutdown_grace_period().seconds());
   if (searches != nullptr) searches->Stop();  // A running search keeps its checkpoint.
   if (manager.ok()) (*manager)->Drain(grace);
@@ -305,6 +390,11 @@ absl::Status Run() {
   server->Wait();
   // The metrics' callback gauges read the manager: stop serving them before it goes.
   if (metrics_server != nullptr) metrics_server->Stop();
+  if (group != nullptr) {
+    if (const absl::Status stopped = group->Shutdown(); !stopped.ok()) {
+      log->warn("engine group shutdown: {}", stopped.ToString());
+    }
+  }
   if (!manager.ok()) return manager.status();
   log->info("stopped");
   return absl::OkStatus();
@@ -315,8 +405,16 @@ absl::Status Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("The videogen gRPC server. See --helpfull for flags.");
+  const std::vector<std::string> command_line(argv, argv + argc);
   absl::ParseCommandLine(argc, argv);
-  if (const absl::Status status = videogen::server::Run(); !status.ok()) {
+  if (const auto rank = videogen::engine::parallel::RankEnvironmentFromEnv(); rank.ok()) {
+    const absl::Status status = videogen::server::RunFollower(*rank);
+    if (!status.ok()) {
+      std::fprintf(stderr, "videogen_server rank %d: %s\n", rank->rank, status.ToString().c_str());
+    }
+    return status.ok() ? 0 : 1;
+  }
+  if (const absl::Status status = videogen::server::Run(command_line); !status.ok()) {
     std::fprintf(stderr, "videogen_server: %s\n", status.ToString().c_str());
     return 1;
   }

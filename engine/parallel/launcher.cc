@@ -61,67 +61,103 @@ absl::StatusOr<int> EnvInt(const char* name) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<RankExit>> LaunchRanks(const LaunchOptions& options) {
-  if (options.world_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("world size ", options.world_size, " is not positive"));
+absl::StatusOr<std::unique_ptr<RankProcesses>> RankProcesses::Start(const LaunchOptions& options,
+                                                                    int first_rank) {
+  if (options.world_size < 1 || first_rank < 0 || first_rank >= options.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot start ranks ", first_rank, " to ",
+                                                   options.world_size - 1, " of a world of ",
+                                                   options.world_size));
   }
   int port = options.store_port;
   if (port == 0) {
+    if (first_rank > 0) {
+      return absl::InvalidArgumentError("the caller's rank 0 serves the store: name its port");
+    }
     VG_ASSIGN_OR_RETURN(port, PickFreePort());
   }
-  std::vector<pid_t> pids(options.world_size, -1);
-  std::vector<RankExit> exits(options.world_size);
-  auto kill_started = [&] {
-    for (pid_t pid : pids) {
-      if (pid > 0) kill(pid, SIGKILL);
-    }
-    for (pid_t pid : pids) {
-      if (pid > 0) waitpid(pid, nullptr, 0);
-    }
-  };
-  for (int rank = 0; rank < options.world_size; ++rank) {
+  std::unique_ptr<RankProcesses> processes(new RankProcesses(options, first_rank, port));
+  for (int rank = first_rank; rank < options.world_size; ++rank) {
     std::vector<std::string> argv = {options.program};
     argv.insert(argv.end(), options.args.begin(), options.args.end());
     std::vector<std::string> env = EnvironmentFor(rank, options.world_size, port);
     std::vector<char*> argv_pointers = Pointers(argv), env_pointers = Pointers(env);
-    const int error = posix_spawn(&pids[rank], options.program.c_str(), nullptr, nullptr,
+    pid_t pid = -1;
+    const int error = posix_spawn(&pid, options.program.c_str(), nullptr, nullptr,
                                   argv_pointers.data(), env_pointers.data());
     if (error != 0) {
-      pids[rank] = -1;
-      kill_started();
       return absl::InternalError(absl::StrCat("cannot start rank ", rank, " (", options.program,
                                               "): ", std::strerror(error)));
     }
+    processes->pids_[rank - first_rank] = pid;
   }
-  const absl::Time deadline = absl::Now() + options.timeout;
-  absl::Time kill_at = deadline;
-  int running = options.world_size;
-  while (running > 0) {
-    for (int rank = 0; rank < options.world_size; ++rank) {
-      if (pids[rank] <= 0) continue;
-      int status = 0;
-      if (waitpid(pids[rank], &status, WNOHANG) != pids[rank]) continue;
-      pids[rank] = -1;
-      --running;
-      RankExit& exit = exits[rank];
-      if (WIFEXITED(status)) exit.exit_code = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
-      if (!exit.ok()) kill_at = std::min(kill_at, absl::Now() + options.grace);
+  return processes;
+}
+
+RankProcesses::RankProcesses(const LaunchOptions& options, int first_rank, int store_port)
+    : options_(options),
+      first_rank_(first_rank),
+      store_port_(store_port),
+      pids_(options.world_size - first_rank, -1),
+      exits_(options.world_size - first_rank) {}
+
+RankProcesses::~RankProcesses() { KillRunning(); }
+
+void RankProcesses::KillRunning() {
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    if (pids_[i] <= 0) continue;
+    kill(pids_[i], SIGKILL);
+    waitpid(pids_[i], nullptr, 0);
+    pids_[i] = -1;
+    exits_[i].killed = true;
+    exits_[i].signal = SIGKILL;
+  }
+}
+
+// Records the exit of rank slot `i` if it has ended; true if it has.
+bool RankProcesses::Reap(size_t i) {
+  int status = 0;
+  if (pids_[i] <= 0 || waitpid(pids_[i], &status, WNOHANG) != pids_[i]) return false;
+  pids_[i] = -1;
+  if (WIFEXITED(status)) exits_[i].exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) exits_[i].signal = WTERMSIG(status);
+  return true;
+}
+
+bool RankProcesses::AllRunning() {
+  bool all = true;
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    Reap(i);
+    all = all && pids_[i] > 0;
+  }
+  return all;
+}
+
+std::vector<RankExit> RankProcesses::Wait() {
+  absl::Time kill_at = absl::Now() + options_.timeout;
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    if (pids_[i] <= 0 && !exits_[i].ok()) {  // Already reaped by AllRunning().
+      kill_at = std::min(kill_at, absl::Now() + options_.grace);
     }
-    if (running > 0 && absl::Now() >= kill_at) {
-      for (int rank = 0; rank < options.world_size; ++rank) {
-        if (pids[rank] > 0) exits[rank].killed = true;
-      }
-      kill_started();
-      for (int rank = 0; rank < options.world_size; ++rank) {
-        if (exits[rank].killed) exits[rank].signal = SIGKILL;
-      }
-      break;
+  }
+  auto running = [&] {
+    for (pid_t pid : pids_) {
+      if (pid > 0) return true;
     }
+    return false;
+  };
+  while (running()) {
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      if (Reap(i) && !exits_[i].ok()) kill_at = std::min(kill_at, absl::Now() + options_.grace);
+    }
+    if (running() && absl::Now() >= kill_at) KillRunning();
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return exits;
+  return exits_;
+}
+
+absl::StatusOr<std::vector<RankExit>> LaunchRanks(const LaunchOptions& options) {
+  VG_ASSIGN_OR_RETURN(std::unique_ptr<RankProcesses> processes, RankProcesses::Start(options));
+  return processes->Wait();
 }
 
 absl::StatusOr<RankEnvironment> RankEnvironmentFromEnv() {

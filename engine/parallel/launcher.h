@@ -10,6 +10,7 @@
 #ifndef VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_
 #define VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,39 @@ struct RankExit {
   bool ok() const { return exit_code == 0; }
 };
 
-// Runs the ranks to the end; one RankExit per rank. INVALID_ARGUMENT for a world size < 1;
-// INTERNAL if a process cannot be started (the ones already started are killed).
+// Rank processes started by Start() and supervised by Wait(); destroying the object kills those
+// still running.
+class RankProcesses {
+ public:
+  // Starts ranks [first_rank, world_size) (first_rank 1: the caller is rank 0 itself, as the
+  // server is; options.store_port must then be set). INVALID_ARGUMENT for a world size < 1 or a
+  // first rank outside it; INTERNAL if a process cannot be started (the ones already started
+  // are killed).
+  static absl::StatusOr<std::unique_ptr<RankProcesses>> Start(const LaunchOptions& options,
+                                                              int first_rank = 0);
+  ~RankProcesses();
+
+  int store_port() const { return store_port_; }
+  // Without waiting: true while every started rank still runs (ended ones are reaped; Wait()
+  // reports them).
+  bool AllRunning();
+  // Waits until every started rank has ended (killing as the class comment says) and returns
+  // their exits, indexed by rank - first_rank.
+  std::vector<RankExit> Wait();
+
+ private:
+  RankProcesses(const LaunchOptions& options, int first_rank, int store_port);
+  bool Reap(size_t i);
+  void KillRunning();
+
+  const LaunchOptions options_;
+  const int first_rank_;
+  const int store_port_;
+  std::vector<int> pids_;  // -1 once reaped.
+  std::vector<RankExit> exits_;
+};
+
+// Start() and Wait() for all ranks: one RankExit per rank.
 absl::StatusOr<std::vector<RankExit>> LaunchRanks(const LaunchOptions& options);
 
 // What a rank process was started with.

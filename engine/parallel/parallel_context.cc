@@ -101,6 +101,17 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
 ParallelContext::ParallelContext(const ParallelOptions& options)
     : options_(options), coordinates_(CoordinatesOf(options.layout, options.rank)) {}
 
+ParallelContext::~ParallelContext() {
+  for (const auto& backend : backends_) {
+    if (!backend) continue;
+    try {
+      backend->shutdown();
+    } catch (const std::exception&) {
+      // A broken group's backend may fail to shut down cleanly; the process is leaving it.
+    }
+  }
+}
+
 int ParallelContext::Size(Group group) const {
   return MembershipOf(group, options_.layout, coordinates_, options_.rank).size;
 }
@@ -145,13 +156,13 @@ void ParallelContext::Broadcast(Group group, at::Tensor& tensor, int root) const
   Wait(backend->broadcast(tensors, options));
 }
 
-void ParallelContext::AllReduceMax(Group group, at::Tensor& tensor) const {
+void ParallelContext::AllReduce(Group group, at::Tensor& tensor, Reduction reduction) const {
   const auto& backend = BackendOf(group);
   if (!backend) return;
   TORCH_CHECK(tensor.is_contiguous(), "all-reduce needs a contiguous tensor");
   std::vector<at::Tensor> tensors = {tensor};
   c10d::AllreduceOptions options;
-  options.reduceOp = c10d::ReduceOp::MAX;
+  options.reduceOp = reduction == Reduction::kMax ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
   Wait(backend->allreduce(tensors, options));
 }
 

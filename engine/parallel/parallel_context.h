@@ -54,6 +54,8 @@ class ParallelContext {
   // UNAVAILABLE if the rendezvous fails (store unreachable, other ranks missing past the
   // timeout).
   static absl::StatusOr<std::unique_ptr<ParallelContext>> Create(const ParallelOptions& options);
+  // Shuts the backends down (NCCL releases its communicators).
+  ~ParallelContext();
 
   int rank() const { return options_.rank; }
   const ParallelLayout& layout() const { return options_.layout; }
@@ -70,8 +72,9 @@ class ParallelContext {
   at::Tensor AllGather(Group group, const at::Tensor& input) const;
   // `tensor` becomes member `root`'s.
   void Broadcast(Group group, at::Tensor& tensor, int root) const;
-  // `tensor` becomes the element-wise maximum over the members.
-  void AllReduceMax(Group group, at::Tensor& tensor) const;
+  enum class Reduction { kMax, kSum };
+  // `tensor` becomes the element-wise maximum or sum over the members.
+  void AllReduce(Group group, at::Tensor& tensor, Reduction reduction) const;
 
   // A ring step: sends `send` to the next member of this rank's ring and receives the previous
   // member's tensor of the same shape into `receive`. Start() posts both; Wait() completes them.

@@ -15,10 +15,17 @@
 namespace videogen::engine::wan {
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components) {
-  if (!components.tokenizer || !components.text_encoder || !components.transformer ||
-      !components.vae) {
+  const bool encodes_text = components.parallel == nullptr || components.parallel->rank() == 0;
+  if (!components.transformer || !components.vae ||
+      (encodes_text && (!components.tokenizer || !components.text_encoder))) {
     return absl::InvalidArgumentError(
-        "pipeline: tokenizer, text encoder, transformer and VAE are required");
+        "pipeline: tokenizer, text encoder (on rank 0), transformer and VAE are required");
+  }
+  if (components.parallel != nullptr &&
+      components.parallel->device() != components.transformer->device()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pipeline: the parallel context is on ", components.parallel->device().str(),
+        ", the transformer on ", components.transformer->device().str()));
   }
   const TransformerConfig& transformer = components.transformer->config();
   if (components.vae->config().z_dim != transformer.in_channels ||
@@ -28,7 +35,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components
                      " differs from the transformer's in/out channels ", transformer.in_channels,
                      "/", transformer.out_channels));
   }
-  if (components.text_encoder->config().d_model != components.transformer->config().text_dim) {
+  if (components.text_encoder &&
+      components.text_encoder->config().d_model != components.transformer->config().text_dim) {
     return absl::InvalidArgumentError(absl::StrCat(
         "pipeline: the text encoder's width ", components.text_encoder->config().d_model,
         " differs from the transformer's text_dim ", components.transformer->config().text_dim));
@@ -39,13 +47,51 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(components), std::move(sparse)));
 }
 
-absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& model_dir,
-                                                         c10::ScalarType dtype,
-                                                         const at::Device& device) {
+absl::StatusOr<at::Tensor> Pipeline::PromptEmbeddings(const std::string& prompt,
+                                                      int64_t max_length) const {
+  const parallel::ParallelContext* parallel = components_.parallel;
+  if (parallel == nullptr) return EncodePrompt(prompt, max_length);
+  const bool leader = parallel->rank() == 0;
+  absl::StatusOr<at::Tensor> embeds = absl::InternalError("rank 0 could not encode the prompt");
+  if (leader) embeds = EncodePrompt(prompt, max_length);
+  // Every rank learns whether rank 0 succeeded before waiting for its embeddings.
+  VG_ASSIGN_OR_RETURN(const bool failed, AnyRank(leader && !embeds.ok(), "text encoding"));
+  if (failed) return embeds.status();
+  const Transformer& transformer = *components_.transformer;
+  VG_RETURN_IF_ERROR(RunTorch("sharing the prompt embeddings", [&] {
+    if (parallel->rank() != 0) {
+      embeds = at::empty({1, max_length, transformer.config().text_dim},
+                         at::TensorOptions().dtype(transformer.dtype()).device(transformer.device()));
+    }
+    parallel->Broadcast(parallel::ParallelContext::Group::kWorld, *embeds, /*root=*/0);
+  }));
+  return embeds;
+}
+
+absl::StatusOr<bool> Pipeline::AnyRank(bool stop, const std::string& what) const {
+  const parallel::ParallelContext* parallel = components_.parallel;
+  if (parallel == nullptr) return stop;
+  bool any = stop;
+  VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("agreeing on ", what), [&] {
+    at::Tensor flag = at::full({1}, stop ? 1 : 0,
+                               at::TensorOptions().dtype(at::kInt).device(parallel->device()));
+    parallel->AllReduce(parallel::ParallelContext::Group::kWorld, flag,
+                        parallel::ParallelContext::Reduction::kMax);
+    any = flag.item<int>() != 0;
+  }));
+  return any;
+}
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(
+    const std::string& model_dir, c10::ScalarType dtype, const at::Device& device,
+    const parallel::ParallelContext* parallel) {
   Components components;
-  VG_ASSIGN_OR_RETURN(components.tokenizer, text::Tokenizer::Load(model_dir + "/tokenizer"));
-  VG_ASSIGN_OR_RETURN(components.text_encoder,
-                      text::Umt5Encoder::Load(model_dir + "/text_encoder", dtype, device));
+  components.parallel = parallel;
+  if (parallel == nullptr || parallel->rank() == 0) {
+    VG_ASSIGN_OR_RETURN(components.tokenizer, text::Tokenizer::Load(model_dir + "/tokenizer"));
+    VG_ASSIGN_OR_RETURN(components.text_encoder,
+                        text::Umt5Encoder::Load(model_dir + "/text_encoder", dtype, device));
+  }
   VG_ASSIGN_OR_RETURN(components.transformer,
                       Transformer::Load(model_dir + "/transformer", dtype, device));
   VG_ASSIGN_OR_RETURN(
@@ -56,7 +102,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& mode
 }
 
 Pipeline::Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse)
-    : components_(std::move(components)), sparse_(std::move(sparse)) {}
+    : components_(std::move(components)), sparse_(std::move(sparse)) {
+  if (components_.parallel != nullptr) {
+    denoiser_ = std::make_unique<parallel::ParallelDenoiser>(*components_.transformer, *sparse_,
+                                                             *components_.parallel);
+  }
+}
 
 absl::Status Pipeline::Validate(const GenerateRequest& r) const {
   const TransformerConfig& config = components_.transformer->config();
@@ -96,6 +147,13 @@ absl::Status Pipeline::Validate(const GenerateRequest& r) const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_sequence_length ", r.max_sequence_length, " must be in [1, 4096]"));
   }
+  if (components_.parallel != nullptr && components_.parallel->layout().cfg == 2 &&
+      !(r.guidance_scale > 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("guidance_scale ", r.guidance_scale,
+                     " must be > 1 on a CFG-parallel engine group (its ranks run the two "
+                     "guidance branches)"));
+  }
   if (r.schedule.has_value()) {
     VG_RETURN_IF_ERROR(r.schedule->Validate(r.steps));
     VG_RETURN_IF_ERROR(sparse_->NewState(*r.schedule).status());
@@ -105,6 +163,9 @@ absl::Status Pipeline::Validate(const GenerateRequest& r) const {
 
 absl::StatusOr<at::Tensor> Pipeline::EncodePrompt(const std::string& prompt,
                                                   int64_t max_length) const {
+  if (!components_.tokenizer || !components_.text_encoder) {
+    return absl::FailedPreconditionError("this rank of the engine group has no text encoder");
+  }
   VG_ASSIGN_OR_RETURN(const text::Tokenizer::Encoding encoding,
                       components_.tokenizer->Encode(prompt, max_length));
   const text::Umt5Encoder& encoder = *components_.text_encoder;
@@ -171,11 +232,11 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateReq
   run.guidance_scale_ = request.guidance_scale;
   run.guided_ = request.guidance_scale > 1.0;  // As diffusers' do_classifier_free_guidance.
   VG_ASSIGN_OR_RETURN(const at::Tensor prompt_embeds,
-                      EncodePrompt(request.prompt, request.max_sequence_length));
+                      PromptEmbeddings(request.prompt, request.max_sequence_length));
   at::Tensor negative_embeds;
   if (run.guided_) {
     VG_ASSIGN_OR_RETURN(negative_embeds,
-                        EncodePrompt(request.negative_prompt, request.max_sequence_length));
+                        PromptEmbeddings(request.negative_prompt, request.max_sequence_length));
   }
   VG_ASSIGN_OR_RETURN(run.scheduler_,
                       scheduler::CreateFlowScheduler(components_.scheduler_config));
@@ -188,10 +249,13 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateReq
     if (run.guided_) run.negative_text_ = transformer.EncodeText(negative_embeds);
     run.timesteps_ = run.scheduler_->timesteps().to(transformer.device());
   }));
-  // With a schedule, each CFG branch carries its own token state through the steps.
+  // With a schedule, each CFG branch carries its own token state through the steps (in a
+  // CFG-parallel run, on the ranks that run the branch).
   if (request.schedule.has_value()) {
-    VG_ASSIGN_OR_RETURN(run.prompt_state_, sparse_->NewState(*request.schedule, open_ended));
-    if (run.guided_) {
+    if (!run.guided_ || denoiser_ == nullptr || denoiser_->RunsBranch(/*prompt=*/true)) {
+      VG_ASSIGN_OR_RETURN(run.prompt_state_, sparse_->NewState(*request.schedule, open_ended));
+    }
+    if (run.guided_ && (denoiser_ == nullptr || denoiser_->RunsBranch(/*prompt=*/false))) {
       VG_ASSIGN_OR_RETURN(run.negative_state_, sparse_->NewState(*request.schedule, open_ended));
     }
   }
@@ -205,10 +269,12 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
     return absl::InvalidArgumentError(absl::StrCat("all ", run.steps_, " steps have run"));
   }
   if (level.has_value()) {
-    if (!run.prompt_state_.has_value()) {
+    if (!run.prompt_state_.has_value() && !run.negative_state_.has_value()) {
       return absl::InvalidArgumentError("a step level needs a trajectory with a schedule");
     }
-    VG_RETURN_IF_ERROR(run.prompt_state_->SetNextLevel(*level));
+    if (run.prompt_state_.has_value()) {
+      VG_RETURN_IF_ERROR(run.prompt_state_->SetNextLevel(*level));
+    }
     if (run.negative_state_.has_value()) {
       VG_RETURN_IF_ERROR(run.negative_state_->SetNextLevel(*level));
     }
@@ -223,6 +289,7 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
     if (!state.has_value()) return transformer.Forward(input, t, text);
     return sparse_->Forward(input, t, text, *state);
   };
+  const bool scheduled = run.prompt_state_.has_value() || run.negative_state_.has_value();
   auto tokens_so_far = [&] {
     return (run.prompt_state_ ? run.prompt_state_->tokens_computed() : 0) +
            (run.negative_state_ ? run.negative_state_->tokens_computed() : 0);
@@ -235,6 +302,22 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
     c10::InferenceMode inference;
     const at::Tensor input = run.latents_.to(transformer.dtype());
     const at::Tensor t = run.timesteps_.slice(0, i, i + 1).expand({run.latents_.size(0)});
+    if (denoiser_ != nullptr) {
+      // Each rank runs its branches over its shard of the tokens; all end with the same result.
+      auto branch = [&](const Transformer::TextContext& text,
+                        std::optional<astraea::SparseState>& state) {
+        return parallel::ParallelDenoiser::Branch{&text, state ? &*state : nullptr};
+      };
+      absl::StatusOr<at::Tensor> guided = denoiser_->Predict(
+          input, t, branch(run.prompt_text_, run.prompt_state_),
+          branch(run.negative_text_, run.negative_state_), run.guided_, run.guidance_scale_);
+      if (guided.ok()) {
+        noise_pred = *std::move(guided);
+      } else {
+        predicted = guided.status();
+      }
+      return;
+    }
     absl::StatusOr<at::Tensor> cond = predict(input, t, run.prompt_text_, run.prompt_state_);
     if (!cond.ok()) {
       predicted = cond.status();
@@ -262,8 +345,16 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
   if (!next.ok()) return next.status();
   VG_ASSIGN_OR_RETURN(run.latents_, *std::move(next));
   ++run.step_;
-  const int64_t step_tokens =
-      run.prompt_state_.has_value() ? tokens_so_far() - tokens_before : run.dense_step_tokens_;
+  int64_t step_tokens = scheduled ? tokens_so_far() - tokens_before : run.dense_step_tokens_;
+  if (scheduled && components_.parallel != nullptr) {
+    VG_RETURN_IF_ERROR(RunTorch("counting the group's tokens", [&] {
+      at::Tensor count = at::full({1}, step_tokens, at::TensorOptions().dtype(at::kLong).device(
+                                                        components_.parallel->device()));
+      components_.parallel->AllReduce(parallel::ParallelContext::Group::kWorld, count,
+                                      parallel::ParallelContext::Reduction::kSum);
+      step_tokens = count.item<int64_t>();
+    }));
+  }
   return StepEvent{i + 1, run.steps_, step_tokens, run.dense_step_tokens_};
 }
 
@@ -276,7 +367,8 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
   VG_ASSIGN_OR_RETURN(Trajectory run, StartTrajectory(request));
   if (on_stage) on_stage(Stage::kDenoising);
   while (run.steps_done() < run.steps()) {
-    if (cancelled && cancelled()) {
+    VG_ASSIGN_OR_RETURN(const bool stop, AnyRank(cancelled && cancelled(), "cancellation"));
+    if (stop) {
       return absl::CancelledError(absl::StrCat("cancelled before step ", run.steps_done() + 1,
                                                " of ", request.steps));
     }
@@ -306,6 +398,12 @@ absl::StatusOr<at::Tensor> Pipeline::Generate(const GenerateRequest& request,
                                               const StageCallback& on_stage) const {
   VG_ASSIGN_OR_RETURN(const at::Tensor latents,
                       GenerateLatents(request, on_step, cancelled, on_stage));
+  return FinishFrames(latents, cancelled, on_stage);
+}
+
+absl::StatusOr<at::Tensor> Pipeline::FinishFrames(const at::Tensor& latents,
+                                                  const CancelCheck& cancelled,
+                                                  const StageCallback& on_stage) const {
   if (cancelled && cancelled()) return absl::CancelledError("cancelled before the VAE decode");
   if (on_stage) on_stage(Stage::kVaeDecoding);
   return DecodeFrames(latents);

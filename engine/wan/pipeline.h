@@ -7,8 +7,16 @@
 // torch.Generator().manual_seed(seed), so the same request gives the same latents as diffusers
 // (and as this engine on any device).
 //
+// Parallel runs (Components::parallel, engine/parallel): every rank of an engine group holds a
+// Pipeline over its own copy of the transformer on its own device, and all of them call
+// StartTrajectory()/Advance() (or GenerateLatents()) with the same request in lockstep
+// (engine/parallel/engine_group.h arranges that). Each rank runs its CFG branches over its shard
+// of the tokens (engine/parallel/parallel_denoiser.h); rank 0 alone needs the tokenizer and text
+// encoder (its prompt embeddings are broadcast); every rank ends each step with the same latents.
+//
 // Thread-safety: Generate() and its stages may run concurrently on one Pipeline (each call makes
-// its own scheduler and decoder state); components are immutable.
+// its own scheduler and decoder state); components are immutable. A parallel pipeline runs one
+// trajectory at a time (its collectives must be issued in the same order on every rank).
 #ifndef VIDEOGEN_ENGINE_WAN_PIPELINE_H_
 #define VIDEOGEN_ENGINE_WAN_PIPELINE_H_
 
@@ -23,6 +31,8 @@
 #include "absl/status/statusor.h"
 #include "engine/astraea/schedule.h"
 #include "engine/astraea/sparse_transformer.h"
+#include "engine/parallel/parallel_context.h"
+#include "engine/parallel/parallel_denoiser.h"
 #include "engine/scheduler/flow_scheduler.h"
 #include "engine/scheduler/flow_scheduler_config.h"
 #include "engine/text/tokenizer.h"
@@ -109,19 +119,24 @@ class Pipeline {
     std::unique_ptr<VaeDecoder> vae;
     scheduler::FlowSchedulerConfig scheduler_config;
     astraea::SparseOptions sparse;  // How requests with a schedule run.
+    // This pipeline is one rank of an engine group (borrowed; must outlive the pipeline), whose
+    // device the transformer must be on. Null: a single-process pipeline.
+    const parallel::ParallelContext* parallel = nullptr;
   };
 
-  // INVALID_ARGUMENT if a component is missing, the text encoder's width differs from the
-  // transformer's text_dim, the VAE's latent channels differ from the transformer's, or the
-  // scheduler config is invalid.
+  // INVALID_ARGUMENT if a component is missing (the tokenizer and text encoder may be on rank 0
+  // of a parallel pipeline only), the text encoder's width differs from the transformer's
+  // text_dim, the VAE's latent channels differ from the transformer's, the scheduler config is
+  // invalid, or a parallel context's device is not the transformer's.
   static absl::StatusOr<std::unique_ptr<Pipeline>> Create(Components components);
 
   // Loads a diffusers-format folder: tokenizer/, text_encoder/, transformer/, scheduler/, vae/
   // (the text encoder and transformer in `dtype` with their keep-in-fp32 rules, the VAE in
-  // float32 as diffusers runs it, all on `device`).
-  static absl::StatusOr<std::unique_ptr<Pipeline>> Load(const std::string& model_dir,
-                                                        c10::ScalarType dtype,
-                                                        const at::Device& device);
+  // float32 as diffusers runs it, all on `device`). With `parallel` (Components::parallel), ranks
+  // other than 0 skip the tokenizer and text encoder.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Load(
+      const std::string& model_dir, c10::ScalarType dtype, const at::Device& device,
+      const parallel::ParallelContext* parallel = nullptr);
 
   const Transformer& transformer() const { return *components_.transformer; }
   const VaeDecoder& vae() const { return *components_.vae; }
@@ -144,13 +159,15 @@ class Pipeline {
   absl::StatusOr<Trajectory> StartTrajectory(const GenerateRequest& request,
                                              bool open_ended = false) const;
   // Runs the next step, at `level` (θ·10) if set (an open-ended trajectory only), and returns its
-  // event. INVALID_ARGUMENT once every step has run or for a level it cannot take;
-  // RESOURCE_EXHAUSTED / INTERNAL for LibTorch failures.
+  // event (in a parallel run, with the whole group's token counts). INVALID_ARGUMENT once every
+  // step has run or for a level it cannot take; RESOURCE_EXHAUSTED / INTERNAL for LibTorch or
+  // collective failures.
   absl::StatusOr<StepEvent> Advance(Trajectory& trajectory,
                                     std::optional<int> level = std::nullopt) const;
 
   // Runs the request up to the final latents (float32, shape as InitialLatents()). Errors:
-  // Validate()'s; CANCELLED if `cancelled` returns true before a step; RESOURCE_EXHAUSTED /
+  // Validate()'s; CANCELLED if `cancelled` returns true before a step (in a parallel run, on any
+  // rank: the ranks agree before every step, so all stop at the same one); RESOURCE_EXHAUSTED /
   // INTERNAL for LibTorch failures (out of memory / other), with the step.
   // `on_stage` (optional) hears kTextEncoding and kDenoising.
   absl::StatusOr<at::Tensor> GenerateLatents(const GenerateRequest& request,
@@ -164,16 +181,26 @@ class Pipeline {
   absl::StatusOr<at::Tensor> DecodeFrames(const at::Tensor& latents,
                                           const VaeDecodeOptions& options = {}) const;
 
-  // GenerateLatents() then DecodeFrames(); `cancelled` is also polled before the decode, and
-  // `on_stage` also hears kVaeDecoding.
+  // The decode that ends a generation: CANCELLED if `cancelled` (optional) returns true, else
+  // `on_stage` (optional) hears kVaeDecoding and DecodeFrames() runs.
+  absl::StatusOr<at::Tensor> FinishFrames(const at::Tensor& latents, const CancelCheck& cancelled,
+                                          const StageCallback& on_stage) const;
+
+  // GenerateLatents() then FinishFrames().
   absl::StatusOr<at::Tensor> Generate(const GenerateRequest& request, const StepCallback& on_step,
                                       const CancelCheck& cancelled,
                                       const StageCallback& on_stage = nullptr) const;
 
  private:
   Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse);
+  // The prompt's embeddings (EncodePrompt()); in a parallel run, rank 0's, broadcast.
+  absl::StatusOr<at::Tensor> PromptEmbeddings(const std::string& prompt, int64_t max_length) const;
+  // In a parallel run, whether any rank's `stop` is true (single process: `stop`).
+  absl::StatusOr<bool> AnyRank(bool stop, const std::string& what) const;
+
   Components components_;
   std::unique_ptr<astraea::SparseTransformer> sparse_;
+  std::unique_ptr<parallel::ParallelDenoiser> denoiser_;  // Parallel runs only.
 };
 
 }  // namespace videogen::engine::wan

@@ -47,9 +47,9 @@ double MedianMs(int iterations, Fn fn) {
   return times[times.size() / 2];
 }
 
-// Peak bytes allocated on GPU 0 since the last resetPeakStats(0), in GiB.
-inline double PeakAllocatedGiB() {
-  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+// Peak bytes allocated on GPU `device` since the last resetPeakStats(device), in GiB.
+inline double PeakAllocatedGiB(int device = 0) {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
   return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
              .peak /
          (1024.0 * 1024 * 1024);
