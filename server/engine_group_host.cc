@@ -1,8 +1,10 @@
 #include "server/engine_group_host.h"
 
+#include <cstdlib>
 #include <numeric>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/runtime_info.h"
 #include "engine/common/status_macros.h"
@@ -18,19 +20,23 @@ c10::ScalarType DtypeFor(const c10::Device& device) {
   return device.is_cuda() ? at::kBFloat16 : at::kFloat;
 }
 
-engine::parallel::ParallelOptions OptionsFor(const EngineGroupPlan& plan, int rank, int port) {
+constexpr char kGroupVariable[] = "VIDEOGEN_ENGINE_GROUP";
+
+engine::parallel::ParallelOptions OptionsFor(const EngineGroupPlan& plan, int group, int rank,
+                                             int port) {
   engine::parallel::ParallelOptions options;
   options.rank = rank;
   options.layout = plan.layout;
   options.store_port = port;
-  options.device = plan.DeviceOf(rank);
+  options.device = plan.DeviceOf(group, rank);
   return options;
 }
 
 }  // namespace
 
-c10::Device EngineGroupPlan::DeviceOf(int rank) const {
-  return cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(rank)) : c10::kCPU;
+c10::Device EngineGroupPlan::DeviceOf(int group, int rank) const {
+  return cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(group * ranks + rank))
+              : c10::kCPU;
 }
 
 absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig& config,
@@ -45,13 +51,7 @@ absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig
                                                    ranks, " must divide the host's ",
                                                    cuda_devices, " GPUs"));
   }
-  if (plan.cuda && ranks < cuda_devices) {
-    return absl::UnimplementedError(absl::StrCat(
-        "config field engine_layout.devices_per_group ", ranks, " makes ", cuda_devices / ranks,
-        " engine groups of the host's ", cuda_devices,
-        " GPUs; a server runs one group: start one server per group, each with "
-        "CUDA_VISIBLE_DEVICES naming its GPUs"));
-  }
+  plan.groups = plan.cuda ? cuda_devices / ranks : 1;
   plan.ranks = ranks;
   const bool configured =
       layout.cfg_parallel_degree() > 0 || layout.ulysses_degree() > 0 || layout.ring_degree() > 0;
@@ -94,12 +94,14 @@ absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig
 }
 
 absl::StatusOr<std::unique_ptr<EngineGroupHost>> EngineGroupHost::Start(
-    const EngineGroupPlan& plan, const std::string& program, std::vector<std::string> args) {
+    const EngineGroupPlan& plan, int group, const std::string& program,
+    std::vector<std::string> args) {
   VG_ASSIGN_OR_RETURN(const int port, engine::parallel::PickFreePort());
   engine::parallel::LaunchOptions launch;
   launch.program = program;
   launch.args = std::move(args);
   launch.world_size = plan.ranks;
+  launch.environment = {absl::StrCat(kGroupVariable, "=", group)};
   launch.store_port = port;
   launch.timeout = absl::InfiniteDuration();  // They serve as long as the server.
   launch.grace = absl::Seconds(30);
@@ -107,7 +109,7 @@ absl::StatusOr<std::unique_ptr<EngineGroupHost>> EngineGroupHost::Start(
   VG_ASSIGN_OR_RETURN(host->followers_,
                       engine::parallel::RankProcesses::Start(launch, /*first_rank=*/1));
   VG_ASSIGN_OR_RETURN(host->context_,
-                      engine::parallel::ParallelContext::Create(OptionsFor(plan, 0, port)));
+                      engine::parallel::ParallelContext::Create(OptionsFor(plan, group, 0, port)));
   return host;
 }
 
@@ -142,15 +144,18 @@ absl::Status RunEngineFollower(const videogen::v1::ServerConfig& config,
   VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
   VG_ASSIGN_OR_RETURN(const EngineGroupPlan plan,
                       PlanEngineGroup(config, static_cast<int>(runtime.devices.size())));
-  if (plan.ranks != rank.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", rank.rank, " was started for a group of ",
-                                                   rank.world_size, ", the config makes ",
-                                                   plan.ranks));
+  const char* group_text = std::getenv(kGroupVariable);
+  int group = -1;
+  if (group_text == nullptr || !absl::SimpleAtoi(group_text, &group) || group < 0 ||
+      group >= plan.groups || plan.ranks != rank.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", rank.rank, " was started for group ", group_text != nullptr ? group_text : "?",
+        " of ", rank.world_size, " ranks; the config makes ", plan.groups, " group(s) of ",
+        plan.ranks));
   }
-  VG_ASSIGN_OR_RETURN(
-      const auto context,
-      engine::parallel::ParallelContext::Create(OptionsFor(plan, rank.rank, rank.store_port)));
-  const c10::Device device = plan.DeviceOf(rank.rank);
+  VG_ASSIGN_OR_RETURN(const auto context, engine::parallel::ParallelContext::Create(OptionsFor(
+                                              plan, group, rank.rank, rank.store_port)));
+  const c10::Device device = plan.DeviceOf(group, rank.rank);
   std::vector<std::unique_ptr<engine::wan::Pipeline>> pipelines;
   std::vector<const engine::wan::Pipeline*> models;
   for (const auto& model : config.models()) {

@@ -1,13 +1,12 @@
-// The server's engine group (ARCHITECTURE.md "Parallel runtime", engine/parallel/README.md).
-// When the config's `engine_layout` spans more than one device, the server process is rank 0 of
-// an engine group (device 0, or the CPU) and runs the gRPC service, the queue and the text
-// encoder and VAE; ranks 1..N-1 are processes of the same server binary, started by the server
-// itself with its own command line (they see VIDEOGEN_RANK in their environment and run
-// RunEngineFollower() instead of serving), one per further device. A single command therefore
-// starts the whole group, on a host as in a Kubernetes pod.
-//
-// One group per server: a host's devices split into several groups run one server each (with
-// its own port and data directory), behind one Service.
+// The server's engine groups (ARCHITECTURE.md "Parallel runtime", engine/parallel/README.md).
+// The config's `engine_layout` splits the host's GPUs into groups of devices_per_group; each
+// group runs one job at a time, and the groups run jobs side by side (the queue hands the next
+// job to the first free group). The server process is rank 0 of every group (on the group's
+// first device) and runs the gRPC service, the queue, the text encoders and the VAEs; ranks
+// 1..N-1 of each group are processes of the same server binary, started by the server itself
+// with its own command line (they see VIDEOGEN_RANK and VIDEOGEN_ENGINE_GROUP in their
+// environment and run RunEngineFollower() instead of serving), one per further device. A single
+// command therefore starts every group, on a host as in a Kubernetes pod.
 #ifndef VIDEOGEN_SERVER_ENGINE_GROUP_HOST_H_
 #define VIDEOGEN_SERVER_ENGINE_GROUP_HOST_H_
 
@@ -27,31 +26,34 @@
 
 namespace videogen::server {
 
-// How the server's ranks are laid out.
+// How the server's engines are laid out.
 struct EngineGroupPlan {
-  int ranks = 1;  // 1: no group, the single-process engine.
+  int groups = 1;
+  int ranks = 1;  // Per group; 1: single-process engines (no follower processes).
   engine::parallel::ParallelLayout layout;
-  bool cuda = false;  // Ranks on CUDA devices 0..ranks-1; else CPU ranks (Gloo).
+  bool cuda = false;  // Group g's ranks on CUDA devices g·ranks...; else CPU ranks (Gloo).
 
-  // The device of rank `rank`.
-  c10::Device DeviceOf(int rank) const;
+  // The device of rank `rank` of group `group`.
+  c10::Device DeviceOf(int group, int rank) const;
 };
 
-// The group the config asks for on a host with `cuda_devices` GPUs: devices_per_group ranks
-// (0: all GPUs, or one CPU rank without GPUs; on a host without GPUs, N > 1 CPU ranks), with
-// the configured degrees or, where none is set, ChooseLayout's for guided jobs. Every configured
-// model's transformer/config.json is read to check the Ulysses degree against its heads.
-// INVALID_ARGUMENT naming the engine_layout field that does not fit; UNIMPLEMENTED for several
-// groups per server.
+// The groups the config asks for on a host with `cuda_devices` GPUs: groups of
+// devices_per_group ranks (0: all GPUs in one group, or one CPU rank without GPUs; on a host
+// without GPUs, one group of N CPU ranks), with the configured degrees or, where none is set,
+// ChooseLayout's for guided jobs. With more than one rank per group every configured model's
+// transformer/config.json is read to check the Ulysses degree against its heads.
+// INVALID_ARGUMENT naming the engine_layout field that does not fit.
 absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig& config,
                                                 int cuda_devices);
 
 // Rank 0's side of the group.
 class EngineGroupHost {
  public:
-  // Starts ranks 1..plan.ranks-1 as `program` with `args` (the server's own command line) and
-  // rendezvouses with them (they must reach RunEngineFollower within 5 minutes).
+  // Starts ranks 1..plan.ranks-1 of group `group` as `program` with `args` (the server's own
+  // command line) and rendezvouses with them (they must reach RunEngineFollower within 5
+  // minutes).
   static absl::StatusOr<std::unique_ptr<EngineGroupHost>> Start(const EngineGroupPlan& plan,
+                                                                int group,
                                                                 const std::string& program,
                                                                 std::vector<std::string> args);
   // Stops the followers (Shutdown() if not called, else they are killed).

@@ -29,7 +29,7 @@ TEST(PlanEngineGroupTest, OneRankByDefault) {
   ASSERT_OK_AND_ASSIGN(const EngineGroupPlan cpu, PlanEngineGroup(Config(""), 0));
   EXPECT_EQ(cpu.ranks, 1);
   EXPECT_FALSE(cpu.cuda);
-  EXPECT_EQ(cpu.DeviceOf(0), c10::Device(c10::kCPU));
+  EXPECT_EQ(cpu.DeviceOf(0, 0), c10::Device(c10::kCPU));
   ASSERT_OK_AND_ASSIGN(const EngineGroupPlan gpu, PlanEngineGroup(Config(""), 1));
   EXPECT_EQ(gpu.ranks, 1);
   EXPECT_TRUE(gpu.cuda);
@@ -39,9 +39,24 @@ TEST(PlanEngineGroupTest, AllGpusFormOneGroupWithAChosenLayout) {
   ASSERT_OK_AND_ASSIGN(const EngineGroupPlan plan, PlanEngineGroup(Config(""), 4));
   EXPECT_EQ(plan.ranks, 4);
   EXPECT_EQ(plan.layout, (ParallelLayout{2, 2, 1}));  // 2 heads: CFG 2 x Ulysses 2.
-  EXPECT_EQ(plan.DeviceOf(3), c10::Device(c10::kCUDA, 3));
+  EXPECT_EQ(plan.groups, 1);
+  EXPECT_EQ(plan.DeviceOf(0, 3), c10::Device(c10::kCUDA, 3));
   ASSERT_OK_AND_ASSIGN(const EngineGroupPlan eight, PlanEngineGroup(Config(""), 8));
   EXPECT_EQ(eight.layout, (ParallelLayout{2, 2, 2}));
+}
+
+TEST(PlanEngineGroupTest, SeveralGroupsSplitTheGpus) {
+  ASSERT_OK_AND_ASSIGN(const EngineGroupPlan pairs,
+                       PlanEngineGroup(Config("devices_per_group: 2"), 8));
+  EXPECT_EQ(pairs.groups, 4);
+  EXPECT_EQ(pairs.ranks, 2);
+  EXPECT_EQ(pairs.layout, (ParallelLayout{2, 1, 1}));
+  EXPECT_EQ(pairs.DeviceOf(3, 1), c10::Device(c10::kCUDA, 7));
+  ASSERT_OK_AND_ASSIGN(const EngineGroupPlan singles,
+                       PlanEngineGroup(Config("devices_per_group: 1"), 8));
+  EXPECT_EQ(singles.groups, 8);
+  EXPECT_EQ(singles.ranks, 1);
+  EXPECT_EQ(singles.DeviceOf(5, 0), c10::Device(c10::kCUDA, 5));
 }
 
 TEST(PlanEngineGroupTest, ConfiguredDegreesAndCpuRanks) {
@@ -58,8 +73,6 @@ TEST(PlanEngineGroupTest, ConfiguredDegreesAndCpuRanks) {
 TEST(PlanEngineGroupTest, RejectsLayoutsThatDoNotFit) {
   EXPECT_THAT(PlanEngineGroup(Config("devices_per_group: 3"), 4),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must divide the host's 4")));
-  EXPECT_THAT(PlanEngineGroup(Config("devices_per_group: 2"), 4),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("one server per group")));
   EXPECT_THAT(PlanEngineGroup(Config("ulysses_degree: 2"), 4),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must equal the group's 4")));
   EXPECT_THAT(PlanEngineGroup(Config("ulysses_degree: 4"), 4),

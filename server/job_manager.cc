@@ -80,13 +80,25 @@ JobEvent EventFor(const std::string& id) {
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
     const videogen::v1::ServerConfig& config, std::vector<std::unique_ptr<JobRunner>> runners,
     std::unique_ptr<ResultStore> results, JobMetrics* metrics) {
-  for (const auto& model : config.models()) {
-    const bool found = std::any_of(runners.begin(), runners.end(), [&](const auto& runner) {
-      return runner->model() == model.name();
-    });
-    if (!found) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("model \"", model.name(), "\" is configured but not loaded"));
+  std::vector<Engine> engines(1);
+  engines[0].runners = std::move(runners);
+  return Create(config, std::move(engines), std::move(results), metrics);
+}
+
+absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
+    const videogen::v1::ServerConfig& config, std::vector<Engine> engines,
+    std::unique_ptr<ResultStore> results, JobMetrics* metrics) {
+  if (engines.empty()) return absl::FailedPreconditionError("no engine to run jobs on");
+  for (size_t i = 0; i < engines.size(); ++i) {
+    for (const auto& model : config.models()) {
+      const auto& runners = engines[i].runners;
+      const bool found = std::any_of(runners.begin(), runners.end(), [&](const auto& runner) {
+        return runner->model() == model.name();
+      });
+      if (!found) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "model \"", model.name(), "\" is configured but not loaded on engine ", i));
+      }
     }
   }
   VG_ASSIGN_OR_RETURN(auto store, JobStore::Open({config.data_dir() + "/jobs.db"}));
@@ -94,7 +106,7 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
   VG_ASSIGN_OR_RETURN(const std::vector<VideoJob> recovered, store->Recover(kMaxAttempts));
 
   std::unique_ptr<JobManager> manager(new JobManager(config, std::move(store), std::move(queue),
-                                                     std::move(results), std::move(runners),
+                                                     std::move(results), std::move(engines),
                                                      metrics));
   auto log = GetLogger(kServerLogger);
   {
@@ -116,22 +128,29 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
     }
     if (!recovered.empty()) log->info("recovered {} queued job(s)", manager->live_.size());
   }
-  manager->engine_thread_ = std::thread([m = manager.get()] { m->EngineLoop(); });
+  for (auto& engine : manager->engines_) {
+    engine->thread = std::thread([m = manager.get(), e = engine.get()] { m->EngineLoop(*e); });
+  }
   manager->expiry_thread_ = std::thread([m = manager.get()] { m->ExpiryLoop(); });
   return manager;
 }
 
 JobManager::JobManager(const videogen::v1::ServerConfig& config, std::unique_ptr<JobStore> store,
                        std::unique_ptr<JobQueue> queue, std::unique_ptr<ResultStore> results,
-                       std::vector<std::unique_ptr<JobRunner>> runners, JobMetrics* metrics)
+                       std::vector<Engine> engines, JobMetrics* metrics)
     : config_(config),
       store_(std::move(store)),
       queue_(std::move(queue)),
       results_(std::move(results)),
       metrics_(metrics) {
-  for (auto& runner : runners) {
-    const std::string model = runner->model();
-    runners_[model] = std::move(runner);
+  for (Engine& engine : engines) {
+    auto state = std::make_unique<EngineState>();
+    state->device = engine.device;
+    for (auto& runner : engine.runners) {
+      const std::string model = runner->model();
+      state->runners[model] = std::move(runner);
+    }
+    engines_.push_back(std::move(state));
   }
 }
 
@@ -150,7 +169,9 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     VG_ASSIGN_OR_RETURN(const VideoJobSpec normalized,
                         NormalizeJobSpec(spec, config_, DefaultSeed(spec)));
     // A budget the step count cannot meet is refused at admission, not when the job starts.
-    VG_RETURN_IF_ERROR(runners_.at(normalized.model())->PlanSchedule(normalized).status());
+    // Every engine has the same models and registry: the first one plans for all.
+    VG_RETURN_IF_ERROR(
+        engines_.front()->runners.at(normalized.model())->PlanSchedule(normalized).status());
     VideoJob job;
     job.set_id(RandomHexId());
     *job.mutable_spec() = normalized;
@@ -229,8 +250,11 @@ absl::StatusOr<VideoJob> JobManager::Cancel(const std::string& id, CancelCause c
                                     : absl::StatusCode::kCancelled;
   VideoJob& record = it->second.record;
   if (record.state() == videogen::v1::JOB_STATE_RUNNING) {
-    running_.cancel_reason = code;
-    cancel_requested_ = true;
+    for (auto& engine : engines_) {
+      if (engine->running.id != id) continue;
+      engine->running.cancel_reason = code;
+      engine->cancel_requested = true;
+    }
     return record;
   }
   // Queued (possibly just popped by the engine loop, which then finds it gone).
@@ -328,14 +352,15 @@ void JobManager::FinishLocked(VideoJob record) {
 
 int JobManager::running() const {
   absl::MutexLock lock(&mu_);
-  return running_.id.empty() ? 0 : 1;
+  return static_cast<int>(std::count_if(engines_.begin(), engines_.end(),
+                                        [](const auto& e) { return !e->running.id.empty(); }));
 }
 
-void JobManager::EngineLoop() {
-  while (const std::optional<std::string> id = queue_->Pop()) RunJob(*id);
+void JobManager::EngineLoop(EngineState& engine_state) {
+  while (const std::optional<std::string> id = queue_->Pop()) RunJob(engine_state, *id);
 }
 
-void JobManager::RunJob(const std::string& id) {
+void JobManager::RunJob(EngineState& engine_state, const std::string& id) {
   PlannedSchedule plan;
   VideoJobSpec spec;
   const JobRunner* runner = nullptr;
@@ -345,9 +370,9 @@ void JobManager::RunJob(const std::string& id) {
     if (it == live_.end() || it->second.record.state() != videogen::v1::JOB_STATE_QUEUED) return;
     VideoJob& record = it->second.record;
     spec = record.spec();
-    const auto runner_it = runners_.find(spec.model());
+    const auto runner_it = engine_state.runners.find(spec.model());
     absl::StatusOr<PlannedSchedule> planned =
-        runner_it == runners_.end()
+        runner_it == engine_state.runners.end()
             ? absl::FailedPreconditionError(
                   absl::StrCat("model \"", spec.model(), "\" is not loaded on this server"))
             : runner_it->second->PlanSchedule(spec);
@@ -379,30 +404,34 @@ void JobManager::RunJob(const std::string& id) {
       GetLogger(kServerLogger)->error("job {}: {}", id, started.ToString());
     }
     PersistLocked(record);
-    running_ = Running{};
-    running_.id = id;
-    running_.stage_start = now;
-    cancel_requested_ = false;
+    engine_state.running = Running{};
+    engine_state.running.id = id;
+    engine_state.running.stage_start = now;
+    engine_state.cancel_requested = false;
     PublishPositionsLocked();
   }
   GetLogger(kServerLogger)->info("job {} started", id);
-  engine::ResetPeakDeviceMemory(0);
+  engine::ResetPeakDeviceMemory(engine_state.device);
 
   JobRunner::Callbacks callbacks;
-  callbacks.on_stage = [this](JobStage stage) { OnStage(stage); };
-  callbacks.on_step = [this](const engine::wan::StepEvent& event) { OnStep(event); };
-  callbacks.cancelled = [this] { return cancel_requested_ || interrupt_requested_; };
+  callbacks.on_stage = [this, &engine_state](JobStage stage) { OnStage(engine_state, stage); };
+  callbacks.on_step = [this, &engine_state](const engine::wan::StepEvent& event) {
+    OnStep(engine_state, event);
+  };
+  callbacks.cancelled = [this, &engine_state] {
+    return engine_state.cancel_requested || interrupt_requested_;
+  };
   absl::StatusOr<videogen::v1::VideoOutput> output = runner->Run(id, spec, plan, callbacks);
 
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  CloseStageLocked(now);
+  CloseStageLocked(engine_state, now);
   Live& live = live_.at(id);
   VideoJob record = live.record;
-  const absl::StatusCode cancel_reason = running_.cancel_reason;
-  running_ = Running{};
-  record.set_peak_device_memory_bytes(engine::PeakDeviceMemoryBytes(0));
-  if (!output.ok() && interrupt_requested_ && !cancel_requested_) {
+  const absl::StatusCode cancel_reason = engine_state.running.cancel_reason;
+  engine_state.running = Running{};
+  record.set_peak_device_memory_bytes(engine::PeakDeviceMemoryBytes(engine_state.device));
+  if (!output.ok() && interrupt_requested_ && !engine_state.cancel_requested) {
     // Draining: back to the queue for the next start.
     record.set_state(videogen::v1::JOB_STATE_QUEUED);
     record.set_stage(videogen::v1::JOB_STAGE_UNSPECIFIED);
@@ -441,49 +470,52 @@ void JobManager::RunJob(const std::string& id) {
   FinishLocked(record);
 }
 
-void JobManager::CloseStageLocked(absl::Time now) {
-  const auto it = live_.find(running_.id);
+void JobManager::CloseStageLocked(EngineState& engine_state, absl::Time now) {
+  const Running& running = engine_state.running;
+  const auto it = live_.find(running.id);
   if (it == live_.end()) return;
   if (google::protobuf::Duration* timing =
-          TimingOf(it->second.record.mutable_stage_timings(), running_.stage)) {
-    *timing = ToProto(now - running_.stage_start);
+          TimingOf(it->second.record.mutable_stage_timings(), running.stage)) {
+    *timing = ToProto(now - running.stage_start);
   }
 }
 
-void JobManager::OnStage(JobStage stage) {
+void JobManager::OnStage(EngineState& engine_state, JobStage stage) {
   absl::MutexLock lock(&mu_);
+  Running& running = engine_state.running;
   const absl::Time now = absl::Now();
-  Live& live = live_.at(running_.id);
-  CloseStageLocked(now);
-  JobEvent event = EventFor(running_.id);
+  Live& live = live_.at(running.id);
+  CloseStageLocked(engine_state, now);
+  JobEvent event = EventFor(running.id);
   auto* changed = event.mutable_stage_changed();
   changed->set_stage(stage);
-  changed->set_previous_stage(running_.stage);
-  if (running_.stage != videogen::v1::JOB_STAGE_UNSPECIFIED) {
-    *changed->mutable_previous_stage_duration() = ToProto(now - running_.stage_start);
+  changed->set_previous_stage(running.stage);
+  if (running.stage != videogen::v1::JOB_STAGE_UNSPECIFIED) {
+    *changed->mutable_previous_stage_duration() = ToProto(now - running.stage_start);
   }
-  running_.stage = stage;
-  running_.stage_start = now;
-  if (stage == videogen::v1::JOB_STAGE_DENOISING) running_.denoise_start = now;
+  running.stage = stage;
+  running.stage_start = now;
+  if (stage == videogen::v1::JOB_STAGE_DENOISING) running.denoise_start = now;
   live.record.set_stage(stage);
   PersistLocked(live.record);
   PublishLocked(live, std::move(event));
 }
 
-void JobManager::OnStep(const engine::wan::StepEvent& step) {
+void JobManager::OnStep(EngineState& engine_state, const engine::wan::StepEvent& step) {
   absl::MutexLock lock(&mu_);
-  Live& live = live_.at(running_.id);
+  const Running& running = engine_state.running;
+  Live& live = live_.at(running.id);
   VideoJob& record = live.record;
   record.set_steps_done(step.step);
   record.set_tokens_computed(record.tokens_computed() + step.tokens_computed);
   record.set_dense_tokens(record.dense_tokens() + step.dense_tokens);
-  JobEvent event = EventFor(running_.id);
+  JobEvent event = EventFor(running.id);
   auto* progress = event.mutable_progress();
   progress->set_step(step.step);
   progress->set_total_steps(step.total_steps);
   progress->set_tokens_computed(record.tokens_computed());
   progress->set_dense_tokens(record.dense_tokens());
-  const absl::Duration per_step = (absl::Now() - running_.denoise_start) / step.step;
+  const absl::Duration per_step = (absl::Now() - running.denoise_start) / step.step;
   const absl::Duration eta =
       per_step * (step.total_steps - step.step) +
       absl::Seconds(tail_seconds_per_megapixel_frame_ * MegapixelFrames(record.spec()));
@@ -502,15 +534,24 @@ void JobManager::Drain(absl::Duration grace) {
   queue_->Close();
   {
     absl::MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_.id.empty(); };
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::all_of(engines_.begin(), engines_.end(),
+                         [](const auto& e) { return e->running.id.empty(); });
+    };
     if (!mu_.AwaitWithTimeout(absl::Condition(&idle), grace)) {
-      GetLogger(kServerLogger)
-          ->warn("job {} still running after the grace period; interrupting it", running_.id);
+      for (const auto& engine : engines_) {
+        if (engine->running.id.empty()) continue;
+        GetLogger(kServerLogger)
+            ->warn("job {} still running after the grace period; interrupting it",
+                   engine->running.id);
+      }
     }
-    // Also stops a job the engine loop popped just before the queue closed.
+    // Also stops a job an engine loop popped just before the queue closed.
     interrupt_requested_ = true;
   }
-  if (engine_thread_.joinable()) engine_thread_.join();
+  for (auto& engine : engines_) {
+    if (engine->thread.joinable()) engine->thread.join();
+  }
   if (expiry_thread_.joinable()) expiry_thread_.join();
 }
 

@@ -1,6 +1,7 @@
 // The video-job service behind the RPCs (one engine facade, server/video_generation_service.h is
 // a thin layer over it): admission (validation with defaults, durable record, bounded priority
-// queue), one engine loop that runs jobs in queue order on the configured models, cancellation
+// queue), one engine loop per engine (a device or an engine group, each with its own copy of
+// the configured models) that takes jobs in queue order as it frees up, cancellation
 // at step boundaries, live events for watchers, results with their retention, crash recovery
 // and draining.
 //
@@ -51,10 +52,21 @@ class JobManager {
     bool deduplicated = false;  // An existing job with the same idempotency key and spec.
   };
 
-  // `config` with defaults applied; `runners` one per configured model (by JobRunner::model()),
-  // writing into `results`; `metrics` may be null and must outlive the manager. Opens
-  // `data_dir`/jobs.db (data_dir must exist), recovers interrupted jobs and starts the engine
-  // loop. FAILED_PRECONDITION if a configured model has no runner; the store's errors.
+  // The runners of one engine, one per configured model (by JobRunner::model()), and the CUDA
+  // device whose peak memory its job records report (its rank 0's; ignored without CUDA).
+  struct Engine {
+    std::vector<std::unique_ptr<JobRunner>> runners;
+    int device = 0;
+  };
+
+  // `config` with defaults applied; `engines` run jobs side by side, writing into `results`;
+  // `metrics` may be null and must outlive the manager. Opens `data_dir`/jobs.db (data_dir must
+  // exist), recovers interrupted jobs and starts the engine loops. FAILED_PRECONDITION if an
+  // engine lacks a runner for a configured model or there is no engine; the store's errors.
+  static absl::StatusOr<std::unique_ptr<JobManager>> Create(
+      const videogen::v1::ServerConfig& config, std::vector<Engine> engines,
+      std::unique_ptr<ResultStore> results, JobMetrics* metrics);
+  // One engine on device 0.
   static absl::StatusOr<std::unique_ptr<JobManager>> Create(
       const videogen::v1::ServerConfig& config, std::vector<std::unique_ptr<JobRunner>> runners,
       std::unique_ptr<ResultStore> results, JobMetrics* metrics);
@@ -105,13 +117,13 @@ class JobManager {
                                          int64_t max_bytes) const;
 
   // Refuses new jobs from now on (UNAVAILABLE) and ignores CancelCause::kClientGone, then waits
-  // up to `grace` for the running job to finish; if it does not, it is interrupted at its next
-  // step boundary and re-queued for the next start. Queued jobs stay queued in the store. Stops
-  // the engine loop and the expiry thread.
+  // up to `grace` for the running jobs to finish; those that do not are interrupted at their
+  // next step boundary and re-queued for the next start. Queued jobs stay queued in the store.
+  // Stops the engine loops and the expiry thread.
   void Drain(absl::Duration grace);
 
   int queued() const { return queue_->size(); }
-  // 1 while a job runs, else 0.
+  // Jobs running now (at most one per engine).
   int running() const;
 
  private:
@@ -120,7 +132,7 @@ class JobManager {
     std::vector<std::shared_ptr<JobEventSink>> sinks;
     int reported_position = 0;
   };
-  // The running job's timing state (guarded by mu_).
+  // A running job's timing state (guarded by mu_).
   struct Running {
     std::string id;
     videogen::v1::JobStage stage = videogen::v1::JOB_STAGE_UNSPECIFIED;
@@ -128,19 +140,29 @@ class JobManager {
     absl::Time denoise_start;
     absl::StatusCode cancel_reason = absl::StatusCode::kOk;
   };
+  // One engine's runners, loop and running job.
+  struct EngineState {
+    absl::flat_hash_map<std::string, std::unique_ptr<JobRunner>> runners;
+    int device = 0;
+    Running running;  // Guarded by mu_.
+    // Read by the running job's cancel check without the lock.
+    std::atomic<bool> cancel_requested{false};
+    std::thread thread;
+  };
 
   JobManager(const videogen::v1::ServerConfig& config, std::unique_ptr<JobStore> store,
              std::unique_ptr<JobQueue> queue, std::unique_ptr<ResultStore> results,
-             std::vector<std::unique_ptr<JobRunner>> runners, JobMetrics* metrics);
+             std::vector<Engine> engines, JobMetrics* metrics);
 
-  void EngineLoop();
+  void EngineLoop(EngineState& engine_state);
   void ExpiryLoop();
-  void RunJob(const std::string& id);
-  // Callbacks of the running job.
-  void OnStage(videogen::v1::JobStage stage);
-  void OnStep(const engine::wan::StepEvent& event);
-  // Ends the running stage's timing at `now`.
-  void CloseStageLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunJob(EngineState& engine_state, const std::string& id);
+  // Callbacks of an engine's running job.
+  void OnStage(EngineState& engine_state, videogen::v1::JobStage stage);
+  void OnStep(EngineState& engine_state, const engine::wan::StepEvent& event);
+  // Ends the engine's running stage's timing at `now`.
+  void CloseStageLocked(EngineState& engine_state, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores and publishes a terminal record, drops its live state.
   void FinishLocked(videogen::v1::VideoJob record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(Live& live, videogen::v1::JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -153,23 +175,20 @@ class JobManager {
   const std::unique_ptr<JobStore> store_;
   const std::unique_ptr<JobQueue> queue_;
   const std::unique_ptr<ResultStore> results_;
-  absl::flat_hash_map<std::string, std::unique_ptr<JobRunner>> runners_;
+  std::vector<std::unique_ptr<EngineState>> engines_;
   JobMetrics* const metrics_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
-  Running running_ ABSL_GUARDED_BY(mu_);
   // Seconds of VAE decoding + video encoding per output megapixel-frame, measured on the last
   // finished job (0 before): the tail of the progress ETA.
   double tail_seconds_per_megapixel_frame_ ABSL_GUARDED_BY(mu_) = 0;
   bool admitting_ ABSL_GUARDED_BY(mu_) = true;
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_expiry_ ABSL_GUARDED_BY(mu_) = false;
-  // Read by the running job's cancel check without the lock.
-  std::atomic<bool> cancel_requested_{false};
+  // Read by the running jobs' cancel checks without the lock.
   std::atomic<bool> interrupt_requested_{false};
 
-  std::thread engine_thread_;
   std::thread expiry_thread_;
 };
 

@@ -226,6 +226,47 @@ TEST_F(JobManagerTest, CancelsQueuedAndRunningJobs) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(JobManagerTest, EnginesRunJobsSideBySideAndCancelTheRightOne) {
+  // Two engines (as two devices or engine groups would be) over the same pipeline.
+  ASSERT_OK_AND_ASSIGN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
+  std::vector<JobManager::Engine> engines(2);
+  for (JobManager::Engine& engine : engines) {
+    engine.runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(),
+                                                         results.get(), registry_.get()));
+  }
+  ASSERT_OK_AND_ASSIGN(auto manager,
+                       JobManager::Create(config_, std::move(engines), std::move(results), nullptr));
+  VideoJobSpec long_spec = Spec(100);
+  long_spec.set_height(256);
+  long_spec.set_width(256);
+  long_spec.set_frames(81);
+  auto first = std::make_shared<Recorder>(), second = std::make_shared<Recorder>();
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted a, manager->Submit(long_spec, first));
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted b, manager->Submit(long_spec, second));
+  first->AwaitProgress();
+  second->AwaitProgress();  // Both run at once: neither waits for the other.
+  EXPECT_EQ(manager->running(), 2);
+  EXPECT_EQ(manager->queued(), 0);
+
+  ASSERT_OK(manager->Cancel(b.job.id()).status());
+  const VideoJob cancelled = second->AwaitResult().back().result();
+  EXPECT_EQ(cancelled.state(), videogen::v1::JOB_STATE_CANCELLED);
+  ASSERT_OK_AND_ASSIGN(const VideoJob still, manager->Get(a.job.id()));
+  EXPECT_EQ(still.state(), videogen::v1::JOB_STATE_RUNNING);
+  ASSERT_OK(manager->Cancel(a.job.id()).status());
+  EXPECT_EQ(first->AwaitResult().back().result().state(), videogen::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(manager->running(), 0);
+}
+
+TEST_F(JobManagerTest, NeedsAnEngineWithEveryModel) {
+  ASSERT_OK_AND_ASSIGN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
+  std::vector<JobManager::Engine> engines(2);
+  engines[0].runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(),
+                                                           results.get(), registry_.get()));
+  EXPECT_THAT(JobManager::Create(config_, std::move(engines), std::move(results), nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("on engine 1")));
+}
+
 TEST_F(JobManagerTest, AFullQueueRefusesWithoutLosingAcceptedJobs) {
   config_.set_max_queued_jobs(2);
   ASSERT_OK_AND_ASSIGN(auto manager, NewManager());

@@ -12,15 +12,16 @@
 // configured grace period to finish (else it is re-queued for the next start), open calls are
 // cancelled, exit 0.
 //
-// Multi-GPU: when the config's engine_layout spans several devices, this process is rank 0 of an
-// engine group and starts the other ranks itself, as processes of this binary with the same
-// command line (server/engine_group_host.h); a rank started so (VIDEOGEN_RANK in its
-// environment) serves the group instead of gRPC. If the group breaks (a rank lost), the video
-// service turns NOT_SERVING.
+// Multi-GPU: the config's engine_layout splits the host's GPUs into engine groups that run jobs
+// side by side (default: one group of all GPUs). This process is rank 0 of every group and
+// starts the other ranks itself, as processes of this binary with the same command line
+// (server/engine_group_host.h); a rank started so (VIDEOGEN_RANK in its environment) serves its
+// group instead of gRPC. If a group breaks (a rank lost), the video service turns NOT_SERVING.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -155,71 +156,76 @@ absl::StatusOr<std::string> AdminToken(const ServerConfig& config) {
   return token;
 }
 
-// The configured models, loaded and warmed up, with a runner each.
+// The configured models of every engine, loaded and warmed up, with a runner each.
 struct LoadedModels {
-  std::vector<std::unique_ptr<engine::wan::Pipeline>> pipelines;
-  std::vector<std::unique_ptr<JobRunner>> runners;
+  std::vector<std::unique_ptr<engine::wan::Pipeline>> pipelines;  // Engine-major.
+  std::vector<JobManager::Engine> engines;
 };
 
-// With `group`, this process's models are rank 0's of the engine group, whose followers load
-// theirs in the same order.
-absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const ResultStore* results,
-                                        const ScheduleRegistry* registry,
-                                        EngineGroupHost* group) {
-  VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
-  const at::Device device = group != nullptr         ? group->context().device()
-                            : runtime.cuda_available ? at::Device(at::kCUDA, 0)
-                                                     : at::kCPU;
-  const c10::ScalarType dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
+// Loads the models once per engine of `plan`: on its device, or as rank 0 of its group
+// `groups[g]` (whose followers load theirs in the same order).
+absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const EngineGroupPlan& plan,
+                                        const std::vector<std::unique_ptr<EngineGroupHost>>& groups,
+                                        const ResultStore* results,
+                                        const ScheduleRegistry* registry) {
   auto log = GetLogger(kServerLogger);
-  LoadedModels models;
-  for (const auto& model : config.models()) {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline = engine::wan::Pipeline::Load(
-        model.path(), dtype, device, group != nullptr ? &group->context() : nullptr);
-    if (!pipeline.ok()) {
-      return absl::Status(pipeline.status().code(),
-                          absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
-    }
-    log->info("model {} loaded from {} on {} in {:.1f}s", model.name(), model.path(), device.str(),
-              absl::ToDoubleSeconds(absl::Now() - start));
-    models.pipelines.push_back(*std::move(pipeline));
-  }
-  if (group != nullptr) {
-    std::vector<const engine::wan::Pipeline*> pipelines;
-    for (const auto& pipeline : models.pipelines) pipelines.push_back(pipeline.get());
-    group->SetModels(std::move(pipelines));
-  }
   engine::video::Mp4Options mp4;
   mp4.crf = config.mp4().crf();
   mp4.preset = config.mp4().preset();
-  for (int i = 0; i < config.models_size(); ++i) {
-    const absl::Time start = absl::Now();
-    EngineGroupSlot on_group;
-    if (group != nullptr) on_group = {group->leader(), i};
-    auto runner = std::make_unique<JobRunner>(config.models(i).name(), models.pipelines[i].get(),
-                                              results, registry, mp4, on_group);
-    VG_RETURN_IF_ERROR(runner->WarmUp());
-    log->info("model {} warmed up in {:.1f}s", config.models(i).name(),
-              absl::ToDoubleSeconds(absl::Now() - start));
-    models.runners.push_back(std::move(runner));
+  LoadedModels models;
+  for (int g = 0; g < plan.groups; ++g) {
+    EngineGroupHost* const group = groups.empty() ? nullptr : groups[g].get();
+    const at::Device device = plan.DeviceOf(g, 0);
+    const c10::ScalarType dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
+    std::vector<const engine::wan::Pipeline*> pipelines;
+    for (const auto& model : config.models()) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline = engine::wan::Pipeline::Load(
+          model.path(), dtype, device, group != nullptr ? &group->context() : nullptr);
+      if (!pipeline.ok()) {
+        return absl::Status(pipeline.status().code(), absl::StrCat("model \"", model.name(), "\": ",
+                                                                   pipeline.status().message()));
+      }
+      log->info("model {} loaded from {} on {} in {:.1f}s", model.name(), model.path(),
+                device.str(), absl::ToDoubleSeconds(absl::Now() - start));
+      pipelines.push_back(pipeline->get());
+      models.pipelines.push_back(*std::move(pipeline));
+    }
+    if (group != nullptr) group->SetModels(pipelines);
+    JobManager::Engine& engine = models.engines.emplace_back();
+    engine.device = device.is_cuda() ? device.index() : 0;
+    for (int i = 0; i < config.models_size(); ++i) {
+      const absl::Time start = absl::Now();
+      EngineGroupSlot slot;
+      if (group != nullptr) slot = {group->leader(), i};
+      auto runner = std::make_unique<JobRunner>(config.models(i).name(), pipelines[i], results,
+                                                registry, mp4, slot);
+      VG_RETURN_IF_ERROR(runner->WarmUp());
+      log->info("model {} warmed up on engine {} in {:.1f}s", config.models(i).name(), g,
+                absl::ToDoubleSeconds(absl::Now() - start));
+      engine.runners.push_back(std::move(runner));
+    }
   }
   return models;
 }
 
-// The engine group this server leads, if its config asks for one (null otherwise).
-absl::StatusOr<std::unique_ptr<EngineGroupHost>> StartEngineGroup(
-    const ServerConfig& config, const std::vector<std::string>& command_line) {
-  VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
-  VG_ASSIGN_OR_RETURN(const EngineGroupPlan plan,
-                      PlanEngineGroup(config, static_cast<int>(runtime.devices.size())));
-  if (plan.ranks == 1) return nullptr;
+// The engine groups of `plan` whose ranks span several devices, each with its followers
+// started (empty for single-device engines).
+absl::StatusOr<std::vector<std::unique_ptr<EngineGroupHost>>> StartEngineGroups(
+    const EngineGroupPlan& plan, const std::vector<std::string>& command_line) {
+  std::vector<std::unique_ptr<EngineGroupHost>> groups;
+  if (plan.ranks == 1) return groups;
   GetLogger(kServerLogger)
-      ->info("starting an engine group of {} ranks on {}, layout {}", plan.ranks,
+      ->info("starting {} engine group(s) of {} ranks on {}, layout {}", plan.groups, plan.ranks,
              plan.cuda ? "GPUs" : "the CPU", plan.layout.ToString());
-  return EngineGroupHost::Start(plan, "/proc/self/exe",
-                                std::vector<std::string>(command_line.begin() + 1,
-                                                         command_line.end()));
+  for (int g = 0; g < plan.groups; ++g) {
+    VG_ASSIGN_OR_RETURN(
+        groups.emplace_back(),
+        EngineGroupHost::Start(plan, g, "/proc/self/exe",
+                               std::vector<std::string>(command_line.begin() + 1,
+                                                        command_line.end())));
+  }
+  return groups;
 }
 
 // Runs this process as a follower rank of an engine group: it ends with the server (killed if
@@ -306,7 +312,7 @@ absl::Status Run(const std::vector<std::string>& command_line) {
 
   // Models load on their own thread, so that health and GetServerInfo answer meanwhile; a
   // shutdown signal that arrives during the load takes effect once it ends.
-  std::unique_ptr<EngineGroupHost> group;
+  std::vector<std::unique_ptr<EngineGroupHost>> groups;
   absl::Notification stopping;
   std::thread group_watch;  // Started by the loader once a group serves.
   std::unique_ptr<LoadedModels> models;
@@ -315,11 +321,14 @@ absl::Status Run(const std::vector<std::string>& command_line) {
   std::thread loader([&] {
     manager = [&]() -> absl::StatusOr<std::unique_ptr<JobManager>> {
       VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config.data_dir() + "/results"));
-      VG_ASSIGN_OR_RETURN(group, StartEngineGroup(config, command_line));
+      VG_ASSIGN_OR_RETURN(const engine::RuntimeInfo runtime, engine::GetRuntimeInfo());
+      VG_ASSIGN_OR_RETURN(const EngineGroupPlan plan,
+                          PlanEngineGroup(config, static_cast<int>(runtime.devices.size())));
+      VG_ASSIGN_OR_RETURN(groups, StartEngineGroups(plan, command_line));
       VG_ASSIGN_OR_RETURN(LoadedModels loaded,
-                          LoadModels(config, results.get(), schedules.get(), group.get()));
+                          LoadModels(config, plan, groups, results.get(), schedules.get()));
       models = std::make_unique<LoadedModels>(std::move(loaded));
-      return JobManager::Create(config, std::move(models->runners), std::move(results),
+      return JobManager::Create(config, std::move(models->engines), std::move(results),
                                 job_metrics.get());
     }();
     if (manager.ok()) {
@@ -338,8 +347,8 @@ absl::Status Run(const std::vector<std::string>& command_line) {
       SearchManager::Options search_options;
       // A group's models run jobs only in lockstep with its followers: searches then need
       // videogen_search_worker processes.
-      search_options.run_worker = !config.external_search_workers() && group == nullptr;
-      if (group != nullptr && !config.external_search_workers()) {
+      search_options.run_worker = !config.external_search_workers() && groups.empty();
+      if (!groups.empty() && !config.external_search_workers()) {
         log->warn("schedule searches need videogen_search_worker processes on a multi-rank "
                   "engine group; the server does not run them");
       }
@@ -354,11 +363,12 @@ absl::Status Run(const std::vector<std::string>& command_line) {
       }
       service->Attach(jobs);
       health->SetServingStatus(kVideoGenerationService, true);
-      if (group != nullptr) {
+      if (!groups.empty()) {
         // A broken engine group takes the video service out of service.
         group_watch = std::thread([&] {
           while (!stopping.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-            if (!group->healthy()) {
+            if (!std::all_of(groups.begin(), groups.end(),
+                             [](const auto& group) { return group->healthy(); })) {
               log->error("the engine group is broken (a rank was lost or a collective failed): "
                          "the video service is NOT_SERVING until the server restarts");
               health->SetServingStatus(kVideoGenerationService, false);
@@ -390,7 +400,7 @@ absl::Status Run(const std::vector<std::string>& command_line) {
   server->Wait();
   // The metrics' callback gauges read the manager: stop serving them before it goes.
   if (metrics_server != nullptr) metrics_server->Stop();
-  if (group != nullptr) {
+  for (const auto& group : groups) {
     if (const absl::Status stopped = group->Shutdown(); !stopped.ok()) {
       log->warn("engine group shutdown: {}", stopped.ToString());
     }

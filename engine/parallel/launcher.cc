@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<RankProcesses>> RankProcesses::Start(const Launch
     std::vector<std::string> argv = {options.program};
     argv.insert(argv.end(), options.args.begin(), options.args.end());
     std::vector<std::string> env = EnvironmentFor(rank, options.world_size, port);
+    env.insert(env.end(), options.environment.begin(), options.environment.end());
     std::vector<char*> argv_pointers = Pointers(argv), env_pointers = Pointers(env);
     pid_t pid = -1;
     const int error = posix_spawn(&pid, options.program.c_str(), nullptr, nullptr,

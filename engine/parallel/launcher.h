@@ -22,6 +22,8 @@ namespace videogen::engine::parallel {
 struct LaunchOptions {
   std::string program;            // Path of the executable.
   std::vector<std::string> args;  // Its arguments (argv[1...]), the same for every rank.
+  // More environment variables for every rank, "NAME=value".
+  std::vector<std::string> environment;
   int world_size = 1;
   int store_port = 0;  // The rendezvous port rank 0 serves; 0 picks a free one.
   absl::Duration timeout = absl::Minutes(30);

@@ -62,7 +62,7 @@ generate "$tmp/single.raw"
 stop
 
 start group "engine_layout { devices_per_group: 2 ulysses_degree: 2 }"
-grep -q "starting an engine group of 2 ranks on the CPU, layout cfg1xulysses2xring1" "$log" ||
+grep -q "starting 1 engine group(s) of 2 ranks on the CPU, layout cfg1xulysses2xring1" "$log" ||
   fail "the server did not start a group of 2"
 follower=$(pgrep -P $pid) || fail "no second rank process"
 [[ $(wc -w <<<"$follower") == 1 ]] || fail "expected one follower process, got: $follower"
