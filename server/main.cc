@@ -221,7 +221,7 @@ absl::StatusOr<std::vector<std::unique_ptr<EngineGroupHost>>> StartEngineGroups(
   for (int g = 0; g < plan.groups; ++g) {
     VG_ASSIGN_OR_RETURN(
         groups.emplace_back(),
-        EngineGroupHost::Start(plan, g, "/proc/self/exe",
+        EngineGroupHost::Start(plan, g, engine::parallel::CurrentExecutable(),
                                std::vector<std::string>(command_line.begin() + 1,
                                                         command_line.end())));
   }

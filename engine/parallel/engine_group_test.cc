@@ -9,7 +9,6 @@
 
 #include <unistd.h>
 
-#include <climits>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -104,12 +103,6 @@ int RunFollower(int argc, char** argv) {
   return served.ok() ? 0 : 1;
 }
 
-std::string SelfPath() {
-  char path[PATH_MAX];
-  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return length > 0 ? std::string(path, length) : std::string();
-}
-
 // This process as the leader of `layout`, its followers started as processes.
 struct Group {
   std::unique_ptr<RankProcesses> followers;
@@ -123,7 +116,7 @@ Group StartGroup(const ParallelLayout& layout, bool crash = false) {
   absl::StatusOr<int> port = PickFreePort();
   EXPECT_TRUE(port.ok());
   LaunchOptions options;
-  options.program = SelfPath();
+  options.program = CurrentExecutable();
   options.args = {layout.ToString(), crash ? "1" : "0"};
   options.world_size = layout.world_size();
   options.store_port = *port;

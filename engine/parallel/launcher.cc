@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -171,6 +172,12 @@ absl::StatusOr<RankEnvironment> RankEnvironmentFromEnv() {
                                                    env.world_size, " is impossible"));
   }
   return env;
+}
+
+std::string CurrentExecutable() {
+  char path[PATH_MAX];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return length > 0 ? std::string(path, length) : std::string("/proc/self/exe");
 }
 
 absl::StatusOr<int> PickFreePort() {

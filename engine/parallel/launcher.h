@@ -85,6 +85,9 @@ absl::StatusOr<RankEnvironment> RankEnvironmentFromEnv();
 // A TCP port on the loopback interface that was free a moment ago (for tests and launches).
 absl::StatusOr<int> PickFreePort();
 
+// The path of this process's executable (for launching more ranks of the same program).
+std::string CurrentExecutable();
+
 }  // namespace videogen::engine::parallel
 
 #endif  // VIDEOGEN_ENGINE_PARALLEL_LAUNCHER_H_

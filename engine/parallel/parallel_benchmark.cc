@@ -12,9 +12,7 @@
 // the speedup over the 1-GPU dense step, and for dense steps the scaling efficiency
 // T1 / (N · TN). Budgets below 1 run after a dense step that fills the caches and one warm-up
 // step.
-#include <unistd.h>
 
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -156,12 +154,6 @@ int RunRank(const RankEnvironment& env) {
   return 0;
 }
 
-std::string SelfPath() {
-  char path[PATH_MAX];
-  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return length > 0 ? std::string(path, length) : std::string();
-}
-
 // Launches `gpus` ranks running `layout` and returns rank 0's results.
 Json Measure(int gpus, const ParallelLayout& layout) {
   char dir_template[] = "/tmp/parallel_benchmark_XXXXXX";
@@ -169,7 +161,7 @@ Json Measure(int gpus, const ParallelLayout& layout) {
   if (dir == nullptr) std::exit(1);
   const std::string output = absl::StrCat(dir, "/results.json");
   LaunchOptions launch;
-  launch.program = SelfPath();
+  launch.program = CurrentExecutable();
   launch.args = {absl::StrCat("--rank_layout=", layout.ToString()),
                  absl::StrCat("--rank_output=", output),
                  absl::StrCat("--latent_frames=", absl::GetFlag(FLAGS_latent_frames)),

@@ -9,7 +9,6 @@
 // The test binary is also the rank program: started with VIDEOGEN_RANK set it runs one rank.
 #include <unistd.h>
 
-#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -203,12 +202,6 @@ int RunRank(int argc, char** argv) {
   }
 }
 
-std::string SelfPath() {
-  char path[PATH_MAX];
-  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return length > 0 ? std::string(path, length) : std::string();
-}
-
 std::string OutputPrefix(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name, "_rank");
@@ -218,7 +211,7 @@ std::string OutputPrefix(const std::string& name) {
 std::vector<RankExit> Launch(const ParallelLayout& layout, const Case& c, const std::string& out,
                              int die_rank = -1, int die_at_step = -1) {
   LaunchOptions options;
-  options.program = SelfPath();
+  options.program = CurrentExecutable();
   options.args = {layout.ToString(),      absl::StrCat(c.frames),      absl::StrCat(c.rows),
                   absl::StrCat(c.cols),   c.sparse ? "1" : "0",        out,
                   absl::StrCat(die_rank), absl::StrCat(die_at_step)};
