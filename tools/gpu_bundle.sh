@@ -79,9 +79,10 @@ chmod +x "$out/run.sh"
 libraries=$(ls "$out/lib" | wc -l)
 size=$(du -sb "$out" | cut -f1)
 if ((size > LIMIT_BYTES)); then
-  # FFmpeg's codec libraries alone exceed the limit uncompressed; run.sh unpacks them.
-  tar -C "$out" -cf - lib | xz -T0 -9 > "$out/lib.tar.xz"
-  rm -rf "$out/lib"
+  # FFmpeg's codec libraries alone exceed the limit uncompressed, and the binaries add up:
+  # both travel compressed (about 4x) and run.sh unpacks them.
+  tar -C "$out" -cf - bin lib | xz -T0 -9 > "$out/payload.tar.xz"
+  rm -rf "$out/bin" "$out/lib"
   size=$(du -sb "$out" | cut -f1)
 fi
 echo "gpu_bundle: $out: ${#targets[@]} binaries, $libraries libraries, $((size / 1024 / 1024)) MiB"

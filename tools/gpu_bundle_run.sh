@@ -27,9 +27,10 @@ site=$("$python" -c 'import importlib.util as u; print(u.find_spec("torch").subm
   { echo "run.sh: error: no torch found for $python" >&2; exit 1; }
 torch_version=$("$python" -c 'import re,sys; print(re.search(r"__version__\s*=\s*.([^\x27\"]+)", open(sys.argv[1]).read()).group(1))' "$site/torch/version.py")
 [[ "${torch_version%%+*}" == 2.11.0 ]] || { echo "run.sh: error: torch $torch_version at $site; need 2.11.0" >&2; exit 1; }
-# A bundle too large uncompressed carries its libraries as lib.tar.xz.
-if [[ ! -d "$here/lib" && -f "$here/lib.tar.xz" ]]; then
-  tar -C "$here" -xJf "$here/lib.tar.xz" || { echo "run.sh: error: cannot unpack lib.tar.xz" >&2; exit 1; }
+# A bundle too large uncompressed carries its binaries and libraries as payload.tar.xz.
+if [[ ! -d "$here/lib" && -f "$here/payload.tar.xz" ]]; then
+  tar -C "$here" -xJf "$here/payload.tar.xz" ||
+    { echo "run.sh: error: cannot unpack payload.tar.xz" >&2; exit 1; }
 fi
 nvidia_libs=$(find "$site/nvidia" -maxdepth 3 -name lib -type d 2>/dev/null | tr '\n' ':')
 export LD_LIBRARY_PATH="$here/lib:$site/torch/lib:${nvidia_libs}${LD_LIBRARY_PATH:-}"
