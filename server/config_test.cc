@@ -78,6 +78,7 @@ TEST(ServerConfigTest, RejectsEveryOutOfRangeFieldByName) {
             default_model: "b")pb",
        "default_model"},
       {R"pb(engine_layout { cfg_parallel_degree: 3 })pb", "cfg_parallel_degree"},
+      {R"pb(limits { min_budget: 1.5 })pb", "limits.min_budget = 1.5"},
       {R"pb(mp4 { crf: 60 })pb", "mp4.crf"},
       {R"pb(mp4 { preset: "warp" })pb", "mp4.preset"},
       {"", "at least one model"},

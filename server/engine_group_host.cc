@@ -130,7 +130,8 @@ absl::Status EngineGroupHost::Shutdown() {
     return absl::UnavailableError("the engine group was broken; its followers were killed");
   }
   VG_RETURN_IF_ERROR(leader_->Shutdown());
-  for (const engine::parallel::RankExit& exit : followers_->Wait()) {
+  // They exit as soon as they read the message; one that does not is killed.
+  for (const engine::parallel::RankExit& exit : followers_->Wait(absl::Seconds(30))) {
     if (!exit.ok()) {
       return absl::InternalError(absl::StrCat("an engine group follower exited with code ",
                                               exit.exit_code, ", signal ", exit.signal));

@@ -142,6 +142,10 @@ absl::StatusOr<VideoJobSpec> NormalizeJobSpec(const VideoJobSpec& spec,
   if (!(out.budget() > 0 && out.budget() <= 1)) {
     return Invalid("budget", absl::StrCat("= ", out.budget(), " is outside (0, 1]"));
   }
+  if (out.budget() < limits.min_budget()) {
+    return Invalid("budget", absl::StrCat("= ", out.budget(), " is below this server's minimum ",
+                                          limits.min_budget()));
+  }
   if (absl::Status s = CheckRange("priority", -10, 10, out.priority()); !s.ok()) return s;
   if (out.output_format() == videogen::v1::OUTPUT_FORMAT_UNSPECIFIED) {
     out.set_output_format(videogen::v1::OUTPUT_FORMAT_MP4_H264);

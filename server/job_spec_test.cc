@@ -120,6 +120,16 @@ TEST_F(JobSpecTest, RejectsEveryBadFieldByName) {
   }
 }
 
+TEST_F(JobSpecTest, TheServersMinimumBudgetIsEnforced) {
+  config_.mutable_limits()->set_min_budget(0.4f);
+  spec_.set_budget(0.4f);
+  EXPECT_OK(NormalizeJobSpec(spec_, config_, 1).status());
+  spec_.set_budget(0.3f);
+  EXPECT_THAT(NormalizeJobSpec(spec_, config_, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("budget = 0.3 is below this server's minimum 0.4")));
+}
+
 TEST_F(JobSpecTest, UnknownModelIsNotFound) {
   spec_.set_model("sora");
   EXPECT_THAT(NormalizeJobSpec(spec_, config_, 1),

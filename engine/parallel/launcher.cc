@@ -134,8 +134,8 @@ bool RankProcesses::AllRunning() {
   return all;
 }
 
-std::vector<RankExit> RankProcesses::Wait() {
-  absl::Time kill_at = absl::Now() + options_.timeout;
+std::vector<RankExit> RankProcesses::Wait(absl::Duration limit) {
+  absl::Time kill_at = absl::Now() + std::min(options_.timeout, limit);
   for (size_t i = 0; i < pids_.size(); ++i) {
     if (pids_[i] <= 0 && !exits_[i].ok()) {  // Already reaped by AllRunning().
       kill_at = std::min(kill_at, absl::Now() + options_.grace);

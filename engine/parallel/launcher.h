@@ -53,9 +53,9 @@ class RankProcesses {
   // Without waiting: true while every started rank still runs (ended ones are reaped; Wait()
   // reports them).
   bool AllRunning();
-  // Waits until every started rank has ended (killing as the class comment says) and returns
-  // their exits, indexed by rank - first_rank.
-  std::vector<RankExit> Wait();
+  // Waits until every started rank has ended (killing as the class comment says, and whatever
+  // still runs after `limit`) and returns their exits, indexed by rank - first_rank.
+  std::vector<RankExit> Wait(absl::Duration limit = absl::InfiniteDuration());
 
  private:
   RankProcesses(const LaunchOptions& options, int first_rank, int store_port);
