@@ -157,10 +157,12 @@ def _precompiled_charsmap(model_bytes):
     return None
 
 
-def _train_tokenizer(tokenizer_dir, extra_ids, **trainer_args):
-    """Trains a SentencePiece model and saves it as transformers would ship it (T5Tokenizer)."""
+def train_tokenizer(tokenizer_dir, extra_ids, corpus=None, **trainer_args):
+    """Trains a SentencePiece model on `corpus` (default: CORPUS) and saves it as transformers
+    would ship it (T5Tokenizer). Returns the SentencePiece size and the tokenizer as loaded back."""
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(CORPUS * 3), model_writer=model,
+    sentences = list(corpus) if corpus is not None else CORPUS * 3
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_writer=model,
                                    model_type="unigram", character_coverage=1.0,
                                    hard_vocab_limit=False, num_threads=1,
                                    seed_sentencepiece_size=100000, **trainer_args)
@@ -225,11 +227,11 @@ def generate(out_dir):
     # Tokenizers.
     tokenizer_dir = os.path.join(out_dir, "tokenizer")
     shutil.rmtree(tokenizer_dir, ignore_errors=True)
-    spm_size, tokenizer = _train_tokenizer(tokenizer_dir, EXTRA_IDS, vocab_size=160, pad_id=0,
+    spm_size, tokenizer = train_tokenizer(tokenizer_dir, EXTRA_IDS, vocab_size=160, pad_id=0,
                                            eos_id=1, unk_id=2, bos_id=-1)
     layout_dir = os.path.join(out_dir, "tokenizer_umt5_layout")
     shutil.rmtree(layout_dir, ignore_errors=True)
-    _, layout_tokenizer = _train_tokenizer(layout_dir, 5, vocab_size=400, pad_id=0, eos_id=1,
+    _, layout_tokenizer = train_tokenizer(layout_dir, 5, vocab_size=400, pad_id=0, eos_id=1,
                                            bos_id=2, unk_id=3, byte_fallback=True,
                                            normalization_rule_name="identity")
 

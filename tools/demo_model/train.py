@@ -1,0 +1,299 @@
+"""Trains the embedded demo model (issue 9) on procedural clips and writes it as a
+diffusers-format Wan2.1 folder that the C++ engine loads unchanged.
+
+    $(tools/golden/setup_venv.sh) tools/demo_model/train.py --out DIR [--scale full|toy]
+        [--device cuda] [--vae_steps N] [--transformer_steps N] [--seed S]
+
+Pinned torch 2.11.0 / diffusers 0.42.1 / transformers 5.23.0 (tools/golden/setup_venv.sh): the
+model classes and the folder format are diffusers' own (AutoencoderKLWan, WanTransformer3DModel,
+UMT5EncoderModel, T5Tokenizer, the Wan2.1 UniPC scheduler config), so loading the result in the
+engine also proves format compatibility.
+
+Stages (each logged to DIR/training_log.json with its losses and time):
+1. tokenizer: SentencePiece unigram trained on the caption grammar (tools/demo_data/clips.py);
+2. text encoder: a small umT5 encoder with fixed random weights (the transformer learns to read
+   its embeddings through cross-attention);
+3. VAE: a small Wan VAE (8x spatial, 4x temporal) trained to reconstruct clips (L1 + MSE +
+   a light KL), then its latents' per-channel mean and std (latents_mean/std, as Wan2.1's);
+4. transformer: a small Wan transformer trained with the flow-matching objective on normalised
+   latents, the caption dropped (empty prompt) 10% of the time so that guidance works.
+Clips are rendered on the fly from seeds, so nothing but the model is written.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers.pipelines.wan import pipeline_wan
+from transformers import UMT5Config, UMT5EncoderModel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools", "demo_data"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "golden"))
+import clips  # noqa: E402
+import fixtures_text  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Clip size and model widths. `full` is the shipped model: 320x448 pixels give 20x28 = 560
+    tokens per latent frame (enough that token selection matters), 17 frames give 5 latent frames
+    (2800 tokens); `toy` is for checking the script on a CPU."""
+    height: int
+    width: int
+    frames: int
+    vae_base_dim: int
+    z_dim: int
+    text_dim: int
+    heads: int
+    head_dim: int
+    ffn_dim: int
+    layers: int
+    max_sequence_length: int
+    vae_batch: int
+    transformer_batch: int
+
+
+SCALES = {
+    "full": Scale(height=320, width=448, frames=17, vae_base_dim=16, z_dim=8, text_dim=64,
+                  heads=4, head_dim=32, ffn_dim=512, layers=6, max_sequence_length=512,
+                  vae_batch=4, transformer_batch=16),
+    "toy": Scale(height=64, width=96, frames=5, vae_base_dim=8, z_dim=4, text_dim=32, heads=2,
+                 head_dim=16, ffn_dim=64, layers=2, max_sequence_length=32, vae_batch=2,
+                 transformer_batch=2),
+}
+EXTRA_IDS = 10
+CFG_DROPOUT = 0.1
+FLOW_SHIFT = 3.0  # The Wan2.1 480p scheduler's (tests/golden/wan_tiny/scheduler).
+
+
+def render(seeds, scale: Scale) -> torch.Tensor:
+    """Clips `seeds` as float [B, 3, F, H, W] in [-1, 1], and their captions."""
+    videos, captions = [], []
+    for seed in seeds:
+        video, caption, _ = clips.make_clip(int(seed), scale.frames, scale.height, scale.width)
+        videos.append(video)
+        captions.append(caption)
+    x = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+    return x, captions
+
+
+def _render_job(args):
+    return render(*args)
+
+
+class ClipStream:
+    """Batches of clips rendered by worker processes, from consecutive seeds."""
+
+    def __init__(self, scale: Scale, batch: int, first_seed: int, workers: int):
+        self.scale, self.batch, self.seed = scale, batch, first_seed
+        # Spawned, not forked: forking after LibTorch started its threads can deadlock.
+        self.pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+
+    def next(self, count: int):
+        jobs = []
+        for _ in range(count):
+            jobs.append((list(range(self.seed, self.seed + self.batch)), self.scale))
+            self.seed += self.batch
+        return self.pool.map(_render_job, jobs) if self.pool else [_render_job(j) for j in jobs]
+
+
+def caption_corpus(count: int):
+    return [clips.make_scene(seed).caption() for seed in range(count)]
+
+
+def prompt_embeds(tokenizer, encoder, prompts, max_length, device):
+    """diffusers' own WanPipeline._get_t5_prompt_embeds (rows past each prompt zeroed)."""
+    pipe = types.SimpleNamespace(tokenizer=tokenizer, text_encoder=encoder,
+                                 _execution_device=device)
+    with torch.no_grad():
+        return pipeline_wan.WanPipeline._get_t5_prompt_embeds(
+            pipe, prompt=prompts, max_sequence_length=max_length, device=device)
+
+
+def train_vae(vae, stream: ClipStream, steps: int, device, log):
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=1e-4)
+    vae.train()
+    start, losses = time.time(), []
+    while len(losses) < steps:
+        for x, _ in stream.next(4):
+            x = x.to(device)
+            posterior = vae.encode(x).latent_dist
+            z = posterior.sample()
+            recon = vae.decode(z).sample
+            kl = posterior.kl().mean() / x[0].numel()
+            loss = (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss))
+            if len(losses) % 50 == 0 or len(losses) == steps:
+                log(f"vae step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
+            if len(losses) == steps:
+                break
+    vae.eval()
+    return {"steps": steps, "seconds": time.time() - start, "loss_first": losses[0],
+            "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
+
+
+@torch.no_grad()
+def latent_statistics(vae, stream: ClipStream, batches: int, device):
+    sums = sums_sq = count = 0
+    for x, _ in stream.next(batches):
+        z = vae.encode(x.to(device)).latent_dist.mode().float()
+        sums = sums + z.sum(dim=(0, 2, 3, 4))
+        sums_sq = sums_sq + (z ** 2).sum(dim=(0, 2, 3, 4))
+        count += z.numel() // z.shape[1]
+    mean = sums / count
+    std = (sums_sq / count - mean ** 2).clamp_min(1e-8).sqrt()
+    return mean.cpu().tolist(), std.cpu().tolist()
+
+
+def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, steps: int,
+                      scale: Scale, device, log):
+    mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
+    empty = prompt_embeds(tokenizer, encoder, [""], scale.max_sequence_length, device)
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=3e-4, weight_decay=0.01)
+    warmup = min(200, steps // 10 + 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    transformer.train()
+    start, losses = time.time(), []
+    generator = torch.Generator(device="cpu").manual_seed(1)
+    while len(losses) < steps:
+        for x, captions in stream.next(4):
+            with torch.no_grad():
+                latents = (vae.encode(x.to(device)).latent_dist.mode() - mean) / std
+                text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length,
+                                     device)
+                drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
+                text[drop.to(device)] = empty[0]
+            batch = latents.shape[0]
+            noise = torch.randn(latents.shape, generator=generator).to(device)
+            # Noise levels as the sampler visits them: uniform, then Wan's shift.
+            u = torch.rand(batch, generator=generator).to(device)
+            sigma = FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
+            s = sigma.view(-1, 1, 1, 1, 1)
+            noisy = (1 - s) * latents + s * noise
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
+            loss = ((predicted.float() - (noise - latents)) ** 2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss))
+            if len(losses) % 50 == 0 or len(losses) == steps:
+                log(f"transformer step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
+            if len(losses) == steps:
+                break
+    transformer.eval()
+    return {"steps": steps, "seconds": time.time() - start, "loss_first": losses[0],
+            "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--vae_steps", type=int, default=1500)
+    parser.add_argument("--transformer_steps", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    scale = SCALES[args.scale]
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    out = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    record = {"command": " ".join(sys.argv), "args": vars(args), "scale": dataclasses.asdict(scale),
+              "torch": torch.__version__, "device": str(device), "stages": {}}
+    started = time.time()
+
+    def log(message):
+        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
+
+    # 1. Tokenizer, on the grammar's captions (and the empty negative prompt's "").
+    corpus = caption_corpus(20000)
+    spm_size, tokenizer = fixtures_text.train_tokenizer(
+        os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
+        eos_id=1, unk_id=2, bos_id=-1)
+    record["stages"]["tokenizer"] = {"pieces": spm_size, "corpus_captions": len(corpus)}
+    log(f"tokenizer: {spm_size} pieces")
+
+    # 2. Text encoder: fixed random weights.
+    config = UMT5Config(vocab_size=(spm_size + EXTRA_IDS + 15) // 16 * 16, d_model=scale.text_dim,
+                        d_kv=scale.text_dim // 4, d_ff=2 * scale.text_dim, num_layers=2,
+                        num_heads=4, relative_attention_num_buckets=32,
+                        relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
+                        layer_norm_epsilon=1e-6)
+    encoder = UMT5EncoderModel(config).eval()
+    generator = torch.Generator().manual_seed(args.seed + 1)
+    with torch.no_grad():
+        for param in encoder.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
+    encoder = encoder.to(device)
+
+    # 3. VAE.
+    latent_placeholder = [0.0] * scale.z_dim
+    vae = AutoencoderKLWan(base_dim=scale.vae_base_dim, z_dim=scale.z_dim, dim_mult=[1, 2, 4, 4],
+                           num_res_blocks=1, attn_scales=[],
+                           temperal_downsample=[False, True, True],
+                           latents_mean=latent_placeholder,
+                           latents_std=[1.0] * scale.z_dim).to(device)
+    vae_stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
+    record["stages"]["vae"] = train_vae(vae, vae_stream, args.vae_steps, device, log)
+    mean, std = latent_statistics(vae, vae_stream, 8, device)
+    vae.register_to_config(latents_mean=mean, latents_std=std)
+    vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
+
+    # 4. Transformer.
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=scale.heads, attention_head_dim=scale.head_dim,
+        in_channels=scale.z_dim, out_channels=scale.z_dim, text_dim=scale.text_dim,
+        freq_dim=64, ffn_dim=scale.ffn_dim, num_layers=scale.layers, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024).to(device)
+    stream = ClipStream(scale, scale.transformer_batch, first_seed=2_000_000, workers=args.workers)
+    record["stages"]["transformer"] = train_transformer(
+        transformer, vae, tokenizer, encoder, stream, args.transformer_steps, scale, device, log)
+    transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
+
+    # The Wan2.1 UniPC scheduler, and the pipeline's index.
+    shutil.copytree(os.path.join(ROOT, "tests", "golden", "wan_tiny", "scheduler"),
+                    os.path.join(out, "scheduler"))
+    with open(os.path.join(out, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "WanPipeline", "_diffusers_version": "0.42.1",
+                   "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+                   "text_encoder": ["transformers", "UMT5EncoderModel"],
+                   "tokenizer": ["transformers", "T5Tokenizer"],
+                   "transformer": ["diffusers", "WanTransformer3DModel"],
+                   "vae": ["diffusers", "AutoencoderKLWan"]}, f, indent=2)
+    record["seconds"] = time.time() - started
+    with open(os.path.join(out, "training_log.json"), "w") as f:
+        json.dump(record, f, indent=2)
+    log(f"done: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
