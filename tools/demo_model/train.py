@@ -122,12 +122,13 @@ def prompt_embeds(tokenizer, encoder, prompts, max_length, device):
             pipe, prompt=prompts, max_sequence_length=max_length, device=device)
 
 
-def train_vae(vae, stream: ClipStream, steps: int, device, log):
+def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=1e-4)
     vae.train()
     start, losses = time.time(), []
-    while len(losses) < steps:
+    deadline = start + minutes * 60
+    while len(losses) < steps and time.time() < deadline:
         for x, _ in stream.next(4):
             x = x.to(device)
             posterior = vae.encode(x).latent_dist
@@ -140,13 +141,13 @@ def train_vae(vae, stream: ClipStream, steps: int, device, log):
             torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if len(losses) % 50 == 0 or len(losses) == steps:
                 log(f"vae step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
             if len(losses) == steps:
                 break
     vae.eval()
-    return {"steps": steps, "seconds": time.time() - start, "loss_first": losses[0],
+    return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
             "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
 
 
@@ -164,7 +165,7 @@ def latent_statistics(vae, stream: ClipStream, batches: int, device):
 
 
 def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, steps: int,
-                      scale: Scale, device, log):
+                      minutes: float, scale: Scale, device, log):
     mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
     empty = prompt_embeds(tokenizer, encoder, [""], scale.max_sequence_length, device)
@@ -174,8 +175,9 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
     transformer.train()
     start, losses = time.time(), []
+    deadline = start + minutes * 60
     generator = torch.Generator(device="cpu").manual_seed(1)
-    while len(losses) < steps:
+    while len(losses) < steps and time.time() < deadline:
         for x, captions in stream.next(4):
             with torch.no_grad():
                 latents = (vae.encode(x.to(device)).latent_dist.mode() - mean) / std
@@ -198,13 +200,13 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
             torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if len(losses) % 50 == 0 or len(losses) == steps:
                 log(f"transformer step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
             if len(losses) == steps:
                 break
     transformer.eval()
-    return {"steps": steps, "seconds": time.time() - start, "loss_first": losses[0],
+    return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
             "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
 
 
@@ -215,6 +217,10 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--vae_steps", type=int, default=1500)
     parser.add_argument("--transformer_steps", type=int, default=3000)
+    parser.add_argument("--vae_minutes", type=float, default=float("inf"),
+                        help="Stop the VAE's training after this long even if steps remain.")
+    parser.add_argument("--transformer_minutes", type=float, default=float("inf"),
+                        help="Stop the transformer's training after this long.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     args = parser.parse_args(argv)
@@ -261,7 +267,8 @@ def main(argv=None) -> int:
                            latents_mean=latent_placeholder,
                            latents_std=[1.0] * scale.z_dim).to(device)
     vae_stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
-    record["stages"]["vae"] = train_vae(vae, vae_stream, args.vae_steps, device, log)
+    record["stages"]["vae"] = train_vae(vae, vae_stream, args.vae_steps, args.vae_minutes,
+                                        device, log)
     mean, std = latent_statistics(vae, vae_stream, 8, device)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
@@ -275,7 +282,8 @@ def main(argv=None) -> int:
         qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024).to(device)
     stream = ClipStream(scale, scale.transformer_batch, first_seed=2_000_000, workers=args.workers)
     record["stages"]["transformer"] = train_transformer(
-        transformer, vae, tokenizer, encoder, stream, args.transformer_steps, scale, device, log)
+        transformer, vae, tokenizer, encoder, stream, args.transformer_steps,
+        args.transformer_minutes, scale, device, log)
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
 
     # The Wan2.1 UniPC scheduler, and the pipeline's index.
