@@ -122,33 +122,44 @@ def prompt_embeds(tokenizer, encoder, prompts, max_length, device):
             pipe, prompt=prompts, max_sequence_length=max_length, device=device)
 
 
-def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=1e-4)
-    vae.train()
+def fit(name, model, optimizer, schedule, stream: ClipStream, steps: int, minutes: float,
+        loss_of, log):
+    """Optimises `model` on the stream's batches with `loss_of(x, captions)` for `steps` steps or
+    `minutes`, whichever ends first; returns the stage's record for the training log."""
+    model.train()
     start, losses = time.time(), []
     deadline = start + minutes * 60
     while len(losses) < steps and time.time() < deadline:
-        for x, _ in stream.next(4):
-            x = x.to(device)
-            posterior = vae.encode(x).latent_dist
-            z = posterior.sample()
-            recon = vae.decode(z).sample
-            kl = posterior.kl().mean() / x[0].numel()
-            loss = (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
+        for x, captions in stream.next(4):
+            loss = loss_of(x, captions)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
             if len(losses) % 50 == 0 or len(losses) == steps:
-                log(f"vae step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
+                log(f"{name} step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
             if len(losses) == steps:
                 break
-    vae.eval()
+    model.eval()
     return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
             "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
+
+
+def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
+    """Reconstruction (L1 + MSE) with a light KL term."""
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=1e-4)
+
+    def loss_of(x, _):
+        x = x.to(device)
+        posterior = vae.encode(x).latent_dist
+        recon = vae.decode(posterior.sample()).sample
+        kl = posterior.kl().mean() / x[0].numel()
+        return (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
+
+    return fit("vae", vae, optimizer, schedule, stream, steps, minutes, loss_of, log)
 
 
 @torch.no_grad()
@@ -166,6 +177,8 @@ def latent_statistics(vae, stream: ClipStream, batches: int, device):
 
 def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, steps: int,
                       minutes: float, scale: Scale, device, log):
+    """Flow matching on normalised latents: x_t = (1 - s) x0 + s e, target e - x0, with the
+    noise levels s the shifted sampler visits and the caption dropped for guidance."""
     mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
     empty = prompt_embeds(tokenizer, encoder, [""], scale.max_sequence_length, device)
@@ -173,41 +186,25 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
     warmup = min(200, steps // 10 + 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    transformer.train()
-    start, losses = time.time(), []
-    deadline = start + minutes * 60
     generator = torch.Generator(device="cpu").manual_seed(1)
-    while len(losses) < steps and time.time() < deadline:
-        for x, captions in stream.next(4):
-            with torch.no_grad():
-                latents = (vae.encode(x.to(device)).latent_dist.mode() - mean) / std
-                text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length,
-                                     device)
-                drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
-                text[drop.to(device)] = empty[0]
-            batch = latents.shape[0]
-            noise = torch.randn(latents.shape, generator=generator).to(device)
-            # Noise levels as the sampler visits them: uniform, then Wan's shift.
-            u = torch.rand(batch, generator=generator).to(device)
-            sigma = FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
-            s = sigma.view(-1, 1, 1, 1, 1)
-            noisy = (1 - s) * latents + s * noise
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
-            loss = ((predicted.float() - (noise - latents)) ** 2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-            if len(losses) % 50 == 0 or len(losses) == steps:
-                log(f"transformer step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
-            if len(losses) == steps:
-                break
-    transformer.eval()
-    return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
-            "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
+
+    def loss_of(x, captions):
+        with torch.no_grad():
+            latents = (vae.encode(x.to(device)).latent_dist.mode() - mean) / std
+            text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
+            drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
+            text[drop.to(device)] = empty[0]
+        noise = torch.randn(latents.shape, generator=generator).to(device)
+        u = torch.rand(latents.shape[0], generator=generator).to(device)
+        sigma = FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
+        s = sigma.view(-1, 1, 1, 1, 1)
+        noisy = (1 - s) * latents + s * noise
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
+        return ((predicted.float() - (noise - latents)) ** 2).mean()
+
+    return fit("transformer", transformer, optimizer, schedule, stream, steps, minutes, loss_of,
+               log)
 
 
 def main(argv=None) -> int:
