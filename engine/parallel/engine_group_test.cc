@@ -28,6 +28,7 @@
 #include "engine/text/umt5_encoder.h"
 #include "engine/wan/pipeline.h"
 #include "engine/wan/transformer.h"
+#include "engine/wan/vae_config.h"
 #include "engine/wan/vae_decoder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,8 +47,8 @@ constexpr double kBound = 1e-5;
 
 std::string Model() { return RunfilePath("tests/golden/wan_tiny"); }
 
-// The pipeline of one rank: with a text encoder on rank 0 (or without a context), without one
-// on the followers.
+// The pipeline of one rank: with a text encoder and the VAE on rank 0 (or without a context),
+// without them on the followers.
 absl::StatusOr<std::unique_ptr<wan::Pipeline>> LoadPipeline(const ParallelContext* context,
                                                             int64_t selection_shards = 1) {
   wan::Pipeline::Components components;
@@ -59,7 +60,12 @@ absl::StatusOr<std::unique_ptr<wan::Pipeline>> LoadPipeline(const ParallelContex
   }
   VG_ASSIGN_OR_RETURN(components.transformer,
                       wan::Transformer::Load(dir + "/transformer", at::kFloat, at::kCPU));
-  VG_ASSIGN_OR_RETURN(components.vae, wan::VaeDecoder::Load(dir + "/vae", at::kFloat, at::kCPU));
+  if (context == nullptr || context->rank() == 0) {
+    VG_ASSIGN_OR_RETURN(components.vae,
+                        wan::VaeDecoder::Load(dir + "/vae", at::kFloat, at::kCPU));
+  } else {  // Followers never decode: the configuration sizes their requests.
+    VG_ASSIGN_OR_RETURN(components.vae_config, wan::LoadVaeConfig(dir + "/vae/config.json"));
+  }
   VG_ASSIGN_OR_RETURN(components.scheduler_config, scheduler::LoadFlowSchedulerConfig(
                                                        dir + "/scheduler/scheduler_config.json"));
   components.sparse.selection_shards = selection_shards;

@@ -15,12 +15,15 @@
 namespace videogen::engine::wan {
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components) {
-  const bool encodes_text = components.parallel == nullptr || components.parallel->rank() == 0;
-  if (!components.transformer || !components.vae ||
-      (encodes_text && (!components.tokenizer || !components.text_encoder))) {
+  const bool leads = components.parallel == nullptr || components.parallel->rank() == 0;
+  if (!components.transformer ||
+      (leads && (!components.tokenizer || !components.text_encoder || !components.vae)) ||
+      (!components.vae && !components.vae_config.has_value())) {
     return absl::InvalidArgumentError(
-        "pipeline: tokenizer, text encoder (on rank 0), transformer and VAE are required");
+        "pipeline: tokenizer, text encoder and VAE (on rank 0), transformer and a VAE "
+        "configuration are required");
   }
+  if (components.vae) components.vae_config = components.vae->config();
   if (components.parallel != nullptr &&
       components.parallel->device() != components.transformer->device()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -28,10 +31,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components
         ", the transformer on ", components.transformer->device().str()));
   }
   const TransformerConfig& transformer = components.transformer->config();
-  if (components.vae->config().z_dim != transformer.in_channels ||
-      components.vae->config().z_dim != transformer.out_channels) {
+  if (components.vae_config->z_dim != transformer.in_channels ||
+      components.vae_config->z_dim != transformer.out_channels) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pipeline: the VAE's z_dim ", components.vae->config().z_dim,
+        absl::StrCat("pipeline: the VAE's z_dim ", components.vae_config->z_dim,
                      " differs from the transformer's in/out channels ", transformer.in_channels,
                      "/", transformer.out_channels));
   }
@@ -97,12 +100,19 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(
   VG_ASSIGN_OR_RETURN(
       components.scheduler_config,
       scheduler::LoadFlowSchedulerConfig(model_dir + "/scheduler/scheduler_config.json"));
-  VG_ASSIGN_OR_RETURN(components.vae, VaeDecoder::Load(model_dir + "/vae", at::kFloat, device));
+  if (parallel == nullptr || parallel->rank() == 0) {
+    VG_ASSIGN_OR_RETURN(components.vae,
+                        VaeDecoder::Load(model_dir + "/vae", at::kFloat, device));
+  } else {
+    VG_ASSIGN_OR_RETURN(components.vae_config, LoadVaeConfig(model_dir + "/vae/config.json"));
+  }
   return Create(std::move(components));
 }
 
 Pipeline::Pipeline(Components components, std::unique_ptr<astraea::SparseTransformer> sparse)
-    : components_(std::move(components)), sparse_(std::move(sparse)) {
+    : components_(std::move(components)),
+      vae_config_(*components_.vae_config),
+      sparse_(std::move(sparse)) {
   if (components_.parallel != nullptr) {
     denoiser_ = std::make_unique<parallel::ParallelDenoiser>(*components_.transformer, *sparse_,
                                                              *components_.parallel);
@@ -111,8 +121,8 @@ Pipeline::Pipeline(Components components, std::unique_ptr<astraea::SparseTransfo
 
 absl::Status Pipeline::Validate(const GenerateRequest& r) const {
   const TransformerConfig& config = components_.transformer->config();
-  const int64_t temporal_factor = components_.vae->config().TemporalFactor();
-  const int64_t spatial_factor = components_.vae->config().SpatialFactor();
+  const int64_t temporal_factor = vae_config_.TemporalFactor();
+  const int64_t spatial_factor = vae_config_.SpatialFactor();
   const int64_t h_multiple = spatial_factor * config.patch_h;
   const int64_t w_multiple = spatial_factor * config.patch_w;
   if (r.height < h_multiple || r.height % h_multiple != 0) {
@@ -182,7 +192,7 @@ absl::StatusOr<at::Tensor> Pipeline::EncodePrompt(const std::string& prompt,
 
 at::Tensor Pipeline::InitialLatents(const GenerateRequest& r) const {
   const Transformer& transformer = *components_.transformer;
-  const VaeConfig& vae = components_.vae->config();
+  const VaeConfig& vae = vae_config_;
   const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(r.seed);
   const at::Tensor noise =
       at::randn({1, transformer.config().in_channels, (r.frames - 1) / vae.TemporalFactor() + 1,
@@ -380,6 +390,9 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
 
 absl::StatusOr<at::Tensor> Pipeline::DecodeFrames(const at::Tensor& latents,
                                                   const VaeDecodeOptions& options) const {
+  if (!components_.vae) {
+    return absl::FailedPreconditionError("this rank of the engine group has no VAE decoder");
+  }
   const VaeDecoder& vae = *components_.vae;
   VG_RETURN_IF_ERROR(vae.Validate(latents, options));
   if (latents.size(0) != 1) {

@@ -11,8 +11,9 @@
 // Pipeline over its own copy of the transformer on its own device, and all of them call
 // StartTrajectory()/Advance() (or GenerateLatents()) with the same request in lockstep
 // (engine/parallel/engine_group.h arranges that). Each rank runs its CFG branches over its shard
-// of the tokens (engine/parallel/parallel_denoiser.h); rank 0 alone needs the tokenizer and text
-// encoder (its prompt embeddings are broadcast); every rank ends each step with the same latents.
+// of the tokens (engine/parallel/parallel_denoiser.h); rank 0 alone needs the tokenizer, the text
+// encoder (its prompt embeddings are broadcast) and the VAE's weights (it decodes); the other
+// ranks need only the VAE's configuration; every rank ends each step with the same latents.
 //
 // Thread-safety: Generate() and its stages may run concurrently on one Pipeline (each call makes
 // its own scheduler and decoder state); components are immutable. A parallel pipeline runs one
@@ -38,6 +39,7 @@
 #include "engine/text/tokenizer.h"
 #include "engine/text/umt5_encoder.h"
 #include "engine/wan/transformer.h"
+#include "engine/wan/vae_config.h"
 #include "engine/wan/vae_decoder.h"
 
 namespace videogen::engine::wan {
@@ -117,6 +119,9 @@ class Pipeline {
     std::unique_ptr<text::Umt5Encoder> text_encoder;
     std::unique_ptr<Transformer> transformer;
     std::unique_ptr<VaeDecoder> vae;
+    // Without `vae` (ranks other than 0 of a parallel pipeline): its configuration, which sizes
+    // and validates requests. Ignored when `vae` is set.
+    std::optional<VaeConfig> vae_config;
     scheduler::FlowSchedulerConfig scheduler_config;
     astraea::SparseOptions sparse;  // How requests with a schedule run.
     // This pipeline is one rank of an engine group (borrowed; must outlive the pipeline), whose
@@ -124,8 +129,9 @@ class Pipeline {
     const parallel::ParallelContext* parallel = nullptr;
   };
 
-  // INVALID_ARGUMENT if a component is missing (the tokenizer and text encoder may be on rank 0
-  // of a parallel pipeline only), the text encoder's width differs from the transformer's
+  // INVALID_ARGUMENT if a component is missing (the tokenizer, the text encoder and the VAE may be
+  // on rank 0 of a parallel pipeline only, the others having vae_config), the text encoder's width
+  // differs from the transformer's
   // text_dim, the VAE's latent channels differ from the transformer's, the scheduler config is
   // invalid, or a parallel context's device is not the transformer's.
   static absl::StatusOr<std::unique_ptr<Pipeline>> Create(Components components);
@@ -133,13 +139,12 @@ class Pipeline {
   // Loads a diffusers-format folder: tokenizer/, text_encoder/, transformer/, scheduler/, vae/
   // (the text encoder and transformer in `dtype` with their keep-in-fp32 rules, the VAE in
   // float32 as diffusers runs it, all on `device`). With `parallel` (Components::parallel), ranks
-  // other than 0 skip the tokenizer and text encoder.
+  // other than 0 skip the tokenizer and text encoder and read only the VAE's configuration.
   static absl::StatusOr<std::unique_ptr<Pipeline>> Load(
       const std::string& model_dir, c10::ScalarType dtype, const at::Device& device,
       const parallel::ParallelContext* parallel = nullptr);
 
   const Transformer& transformer() const { return *components_.transformer; }
-  const VaeDecoder& vae() const { return *components_.vae; }
 
   // INVALID_ARGUMENT naming the field and the allowed values (a schedule must have `steps`
   // entries).
@@ -176,8 +181,8 @@ class Pipeline {
                                              const StageCallback& on_stage = nullptr) const;
 
   // Decodes final latents of one video to its frames, uint8 RGB [frames, height, width, 3] on
-  // the CPU. INVALID_ARGUMENT for latents the VAE cannot decode; RESOURCE_EXHAUSTED / INTERNAL
-  // for LibTorch failures.
+  // the CPU. INVALID_ARGUMENT for latents the VAE cannot decode; FAILED_PRECONDITION on a rank
+  // without the VAE's weights; RESOURCE_EXHAUSTED / INTERNAL for LibTorch failures.
   absl::StatusOr<at::Tensor> DecodeFrames(const at::Tensor& latents,
                                           const VaeDecodeOptions& options = {}) const;
 
@@ -199,6 +204,7 @@ class Pipeline {
   absl::StatusOr<bool> AnyRank(bool stop, const std::string& what) const;
 
   Components components_;
+  VaeConfig vae_config_;  // The VAE's, or Components::vae_config.
   std::unique_ptr<astraea::SparseTransformer> sparse_;
   std::unique_ptr<parallel::ParallelDenoiser> denoiser_;  // Parallel runs only.
 };
