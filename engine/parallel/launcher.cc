@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<RankProcesses>> RankProcesses::Start(const Launch
     }
     VG_ASSIGN_OR_RETURN(port, PickFreePort());
   }
-  std::unique_ptr<RankProcesses> processes(new RankProcesses(options, first_rank, port));
+  std::unique_ptr<RankProcesses> processes(new RankProcesses(options, first_rank));
   for (int rank = first_rank; rank < options.world_size; ++rank) {
     std::vector<std::string> argv = {options.program};
     argv.insert(argv.end(), options.args.begin(), options.args.end());
@@ -95,10 +95,8 @@ absl::StatusOr<std::unique_ptr<RankProcesses>> RankProcesses::Start(const Launch
   return processes;
 }
 
-RankProcesses::RankProcesses(const LaunchOptions& options, int first_rank, int store_port)
+RankProcesses::RankProcesses(const LaunchOptions& options, int first_rank)
     : options_(options),
-      first_rank_(first_rank),
-      store_port_(store_port),
       pids_(options.world_size - first_rank, -1),
       exits_(options.world_size - first_rank) {}
 

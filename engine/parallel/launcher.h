@@ -49,7 +49,6 @@ class RankProcesses {
                                                               int first_rank = 0);
   ~RankProcesses();
 
-  int store_port() const { return store_port_; }
   // Without waiting: true while every started rank still runs (ended ones are reaped; Wait()
   // reports them).
   bool AllRunning();
@@ -58,13 +57,11 @@ class RankProcesses {
   std::vector<RankExit> Wait(absl::Duration limit = absl::InfiniteDuration());
 
  private:
-  RankProcesses(const LaunchOptions& options, int first_rank, int store_port);
+  RankProcesses(const LaunchOptions& options, int first_rank);
   bool Reap(size_t i);
   void KillRunning();
 
   const LaunchOptions options_;
-  const int first_rank_;
-  const int store_port_;
   std::vector<int> pids_;  // -1 once reaped.
   std::vector<RankExit> exits_;
 };

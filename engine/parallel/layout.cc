@@ -88,9 +88,4 @@ RankCoordinates CoordinatesOf(const ParallelLayout& layout, int rank) {
   return coordinates;
 }
 
-int RankOf(const ParallelLayout& layout, const RankCoordinates& coordinates) {
-  return (coordinates.cfg * layout.ring + coordinates.ring) * layout.ulysses +
-         coordinates.ulysses;
-}
-
 }  // namespace videogen::engine::parallel

@@ -69,7 +69,6 @@ struct RankCoordinates {
 
 // `rank` in [0, layout.world_size()).
 RankCoordinates CoordinatesOf(const ParallelLayout& layout, int rank);
-int RankOf(const ParallelLayout& layout, const RankCoordinates& coordinates);
 
 }  // namespace videogen::engine::parallel
 

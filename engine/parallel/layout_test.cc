@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -79,14 +80,17 @@ TEST(ParallelLayoutTest, ChoosesCfgThenUlyssesThenRing) {
   EXPECT_THAT(ChooseLayout(0, 12, true), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(ParallelLayoutTest, CoordinatesRoundTripAndUlyssesGroupsAreConsecutive) {
+TEST(ParallelLayoutTest, CoordinatesAreDistinctAndUlyssesGroupsAreConsecutive) {
   const ParallelLayout layout{2, 2, 2};
   std::set<int> shards;
+  std::set<std::tuple<int, int, int>> distinct;
   for (int rank = 0; rank < layout.world_size(); ++rank) {
     const RankCoordinates c = CoordinatesOf(layout, rank);
-    EXPECT_EQ(RankOf(layout, c), rank);
+    EXPECT_EQ((c.cfg * layout.ring + c.ring) * layout.ulysses + c.ulysses, rank);
+    distinct.insert({c.cfg, c.ring, c.ulysses});
     if (c.cfg == 0) shards.insert(c.shard(layout));
   }
+  EXPECT_EQ(distinct.size(), 8u);
   EXPECT_THAT(shards, ElementsAre(0, 1, 2, 3));
   const RankCoordinates c5 = CoordinatesOf(layout, 5);
   EXPECT_EQ(c5.cfg, 1);
