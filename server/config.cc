@@ -128,12 +128,12 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     }
   }
   if (!(limits.min_budget() >= 0 && limits.min_budget() <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("config field limits.min_budget = ",
-                                                   limits.min_budget(), " is outside [0, 1]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config field limits.min_budget = ", limits.min_budget(), " is outside [0, 1]"));
   }
-  static const absl::flat_hash_set<std::string> kPresets = {
-      "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-      "veryslow"};
+  static const absl::flat_hash_set<std::string> kPresets = {"ultrafast", "superfast", "veryfast",
+                                                            "faster",    "fast",      "medium",
+                                                            "slow",      "slower",    "veryslow"};
   if (!kPresets.contains(config.mp4().preset())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config field mp4.preset = \"", config.mp4().preset(),

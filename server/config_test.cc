@@ -16,7 +16,8 @@ using ::testing::HasSubstr;
 using ::videogen::testing::StatusIs;
 
 TEST(ServerConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
-  ASSERT_OK_AND_ASSIGN(const auto config, ParseServerConfig(R"pb(models { name: "m" path: "/m" })pb"));
+  ASSERT_OK_AND_ASSIGN(const auto config,
+                       ParseServerConfig(R"pb(models { name: "m" path: "/m" })pb"));
   EXPECT_EQ(config.default_model(), "m");
   EXPECT_EQ(config.mp4().crf(), 18);
   EXPECT_EQ(config.mp4().preset(), "medium");

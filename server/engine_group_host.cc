@@ -48,8 +48,8 @@ absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig
   if (ranks == 0) ranks = plan.cuda ? cuda_devices : 1;
   if (plan.cuda && (ranks > cuda_devices || cuda_devices % ranks != 0)) {
     return absl::InvalidArgumentError(absl::StrCat("config field engine_layout.devices_per_group ",
-                                                   ranks, " must divide the host's ",
-                                                   cuda_devices, " GPUs"));
+                                                   ranks, " must divide the host's ", cuda_devices,
+                                                   " GPUs"));
   }
   plan.groups = plan.cuda ? cuda_devices / ranks : 1;
   plan.ranks = ranks;
@@ -63,17 +63,17 @@ absl::StatusOr<EngineGroupPlan> PlanEngineGroup(const videogen::v1::ServerConfig
     const absl::StatusOr<engine::wan::TransformerConfig> transformer =
         engine::wan::LoadTransformerConfig(model.path() + "/transformer/config.json");
     if (!transformer.ok()) {
-      return absl::Status(transformer.status().code(),
-                          absl::StrCat("model \"", model.name(), "\": ",
-                                       transformer.status().message()));
+      return absl::Status(
+          transformer.status().code(),
+          absl::StrCat("model \"", model.name(), "\": ", transformer.status().message()));
     }
     heads.emplace_back(model.name(), transformer->num_heads);
     common_heads = std::gcd(common_heads, transformer->num_heads);
   }
   if (configured) {
-    plan.layout = ParallelLayout{std::max(1, layout.cfg_parallel_degree()),
-                                 std::max(1, layout.ulysses_degree()),
-                                 std::max(1, layout.ring_degree())};
+    plan.layout =
+        ParallelLayout{std::max(1, layout.cfg_parallel_degree()),
+                       std::max(1, layout.ulysses_degree()), std::max(1, layout.ring_degree())};
     if (plan.layout.world_size() != ranks) {
       return absl::InvalidArgumentError(absl::StrCat(
           "config field engine_layout: cfg_parallel_degree x ulysses_degree x ring_degree = ",
@@ -149,13 +149,13 @@ absl::Status RunEngineFollower(const videogen::v1::ServerConfig& config,
   int group = -1;
   if (group_text == nullptr || !absl::SimpleAtoi(group_text, &group) || group < 0 ||
       group >= plan.groups || plan.ranks != rank.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", rank.rank, " was started for group ", group_text != nullptr ? group_text : "?",
-        " of ", rank.world_size, " ranks; the config makes ", plan.groups, " group(s) of ",
-        plan.ranks));
+    return absl::InvalidArgumentError(absl::StrCat("rank ", rank.rank, " was started for group ",
+                                                   group_text != nullptr ? group_text : "?", " of ",
+                                                   rank.world_size, " ranks; the config makes ",
+                                                   plan.groups, " group(s) of ", plan.ranks));
   }
-  VG_ASSIGN_OR_RETURN(const auto context, engine::parallel::ParallelContext::Create(OptionsFor(
-                                              plan, group, rank.rank, rank.store_port)));
+  VG_ASSIGN_OR_RETURN(const auto context, engine::parallel::ParallelContext::Create(
+                                              OptionsFor(plan, group, rank.rank, rank.store_port)));
   const c10::Device device = plan.DeviceOf(group, rank.rank);
   std::vector<std::unique_ptr<engine::wan::Pipeline>> pipelines;
   std::vector<const engine::wan::Pipeline*> models;
@@ -163,8 +163,9 @@ absl::Status RunEngineFollower(const videogen::v1::ServerConfig& config,
     absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline =
         engine::wan::Pipeline::Load(model.path(), DtypeFor(device), device, context.get());
     if (!pipeline.ok()) {
-      return absl::Status(pipeline.status().code(), absl::StrCat("model \"", model.name(), "\": ",
-                                                                 pipeline.status().message()));
+      return absl::Status(
+          pipeline.status().code(),
+          absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
     }
     models.push_back(pipeline->get());
     pipelines.push_back(*std::move(pipeline));

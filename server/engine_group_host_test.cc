@@ -11,14 +11,15 @@
 namespace videogen::server {
 namespace {
 
+using engine::parallel::ParallelLayout;
 using ::testing::HasSubstr;
 using ::videogen::testing::RunfilePath;
 using ::videogen::testing::StatusIs;
-using engine::parallel::ParallelLayout;
 
 videogen::v1::ServerConfig Config(const std::string& layout) {
   videogen::v1::ServerConfig config;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(layout, config.mutable_engine_layout()));
+  EXPECT_TRUE(
+      google::protobuf::TextFormat::ParseFromString(layout, config.mutable_engine_layout()));
   auto* model = config.add_models();
   model->set_name("tiny");
   model->set_path(RunfilePath("tests/golden/wan_tiny"));
@@ -65,8 +66,7 @@ TEST(PlanEngineGroupTest, ConfiguredDegreesAndCpuRanks) {
   EXPECT_EQ(plan.ranks, 2);
   EXPECT_FALSE(plan.cuda);
   EXPECT_EQ(plan.layout, (ParallelLayout{1, 2, 1}));
-  ASSERT_OK_AND_ASSIGN(const EngineGroupPlan ring,
-                       PlanEngineGroup(Config("ring_degree: 4"), 4));
+  ASSERT_OK_AND_ASSIGN(const EngineGroupPlan ring, PlanEngineGroup(Config("ring_degree: 4"), 4));
   EXPECT_EQ(ring.layout, (ParallelLayout{1, 1, 4}));
 }
 

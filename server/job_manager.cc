@@ -105,9 +105,8 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
   VG_ASSIGN_OR_RETURN(auto queue, JobQueue::Create({config.max_queued_jobs()}));
   VG_ASSIGN_OR_RETURN(const std::vector<VideoJob> recovered, store->Recover(kMaxAttempts));
 
-  std::unique_ptr<JobManager> manager(new JobManager(config, std::move(store), std::move(queue),
-                                                     std::move(results), std::move(engines),
-                                                     metrics));
+  std::unique_ptr<JobManager> manager(new JobManager(
+      config, std::move(store), std::move(queue), std::move(results), std::move(engines), metrics));
   auto log = GetLogger(kServerLogger);
   {
     absl::MutexLock lock(&manager->mu_);
@@ -117,9 +116,9 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(
         VideoJob failed = job;
         failed.set_state(videogen::v1::JOB_STATE_FAILED);
         failed.set_error_code(static_cast<int>(absl::StatusCode::kResourceExhausted));
-        failed.set_error_message(absl::StrCat(
-            "the server restarted with more queued jobs than max_queued_jobs (",
-            config.max_queued_jobs(), ")"));
+        failed.set_error_message(
+            absl::StrCat("the server restarted with more queued jobs than max_queued_jobs (",
+                         config.max_queued_jobs(), ")"));
         *failed.mutable_finish_time() = ToProto(absl::Now());
         manager->PersistLocked(failed);
         continue;
@@ -158,8 +157,8 @@ JobManager::~JobManager() { Drain(absl::ZeroDuration()); }
 
 void JobManager::PersistLocked(const VideoJob& record) {
   if (const absl::Status status = store_->Update(record); !status.ok()) {
-    GetLogger(kServerLogger)->error("job {}: cannot store its record: {}", record.id(),
-                                    status.ToString());
+    GetLogger(kServerLogger)
+        ->error("job {}: cannot store its record: {}", record.id(), status.ToString());
   }
 }
 
@@ -192,8 +191,8 @@ absl::StatusOr<JobManager::Submitted> JobManager::Submit(const VideoJobSpec& spe
     }
     if (absl::Status pushed = queue_->Push(job.id(), normalized.priority()); !pushed.ok()) {
       if (const absl::Status deleted = store_->Delete(job.id()); !deleted.ok()) {
-        GetLogger(kServerLogger)->error("job {}: cannot delete the refused job: {}", job.id(),
-                                        deleted.ToString());
+        GetLogger(kServerLogger)
+            ->error("job {}: cannot delete the refused job: {}", job.id(), deleted.ToString());
       }
       if (pushed.code() == absl::StatusCode::kResourceExhausted) {
         return absl::ResourceExhaustedError(absl::StrCat(
@@ -263,11 +262,10 @@ absl::StatusOr<VideoJob> JobManager::Cancel(const std::string& id, CancelCause c
   cancelled.set_state(videogen::v1::JOB_STATE_CANCELLED);
   cancelled.set_queue_position(0);
   cancelled.set_error_code(static_cast<int>(code));
-  cancelled.set_error_message(cause == CancelCause::kDeadline
-                                  ? "the client's deadline passed while the job was queued"
-                              : cause == CancelCause::kClientGone
-                                  ? "the client went away while the job was queued"
-                                  : "cancelled while queued");
+  cancelled.set_error_message(
+      cause == CancelCause::kDeadline     ? "the client's deadline passed while the job was queued"
+      : cause == CancelCause::kClientGone ? "the client went away while the job was queued"
+                                          : "cancelled while queued");
   *cancelled.mutable_finish_time() = ToProto(absl::Now());
   FinishLocked(cancelled);
   PublishPositionsLocked();
@@ -297,9 +295,9 @@ void JobManager::Unwatch(const std::string& id, const JobEventSink* sink) {
   const auto it = live_.find(id);
   if (it == live_.end()) return;
   auto& sinks = it->second.sinks;
-  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                             [&](const auto& s) { return s.get() == sink; }),
-              sinks.end());
+  sinks.erase(
+      std::remove_if(sinks.begin(), sinks.end(), [&](const auto& s) { return s.get() == sink; }),
+      sinks.end());
 }
 
 absl::StatusOr<JobManager::ResultChunk> JobManager::ReadResult(const std::string& id,
@@ -307,9 +305,8 @@ absl::StatusOr<JobManager::ResultChunk> JobManager::ReadResult(const std::string
                                                                int64_t max_bytes) const {
   VG_ASSIGN_OR_RETURN(const VideoJob job, Get(id));
   if (job.state() != videogen::v1::JOB_STATE_SUCCEEDED) {
-    return absl::FailedPreconditionError(absl::StrCat("job ", id, " is ",
-                                                      JobState_Name(job.state()),
-                                                      "; only a SUCCEEDED job has a video"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " is ", JobState_Name(job.state()), "; only a SUCCEEDED job has a video"));
   }
   ResultChunk chunk;
   chunk.output = job.output();
@@ -443,8 +440,7 @@ void JobManager::RunJob(EngineState& engine_state, const std::string& id) {
     return;
   }
   *record.mutable_finish_time() = ToProto(now);
-  *record.mutable_stage_timings()->mutable_total() =
-      ToProto(now - FromProto(record.start_time()));
+  *record.mutable_stage_timings()->mutable_total() = ToProto(now - FromProto(record.start_time()));
   if (output.ok()) {
     record.set_state(videogen::v1::JOB_STATE_SUCCEEDED);
     *record.mutable_output() = *output;
@@ -556,8 +552,8 @@ void JobManager::Drain(absl::Duration grace) {
 }
 
 void JobManager::ExpiryLoop() {
-  const absl::Duration period = absl::Seconds(std::clamp<int64_t>(
-      config_.result_retention().seconds() / 4, 1, 60));
+  const absl::Duration period =
+      absl::Seconds(std::clamp<int64_t>(config_.result_retention().seconds() / 4, 1, 60));
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_expiry_; };
   while (!mu_.AwaitWithTimeout(absl::Condition(&stopping), period)) {

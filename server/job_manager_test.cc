@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "engine/common/status_macros.h"
 #include "server/testing/tiny_model_config.h"
 #include "tests/testing/runfiles.h"
 #include "tests/testing/status_matchers.h"
@@ -65,16 +65,16 @@ class JobManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = testing::TinyModelConfig();
-    ASSERT_OK_AND_ASSIGN(pipeline_, engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat,
-                                                                at::kCPU));
+    ASSERT_OK_AND_ASSIGN(
+        pipeline_, engine::wan::Pipeline::Load(config_.models(0).path(), at::kFloat, at::kCPU));
     ASSERT_OK_AND_ASSIGN(registry_, ScheduleRegistry::Open(config_.data_dir() + "/schedules.db"));
   }
 
   absl::StatusOr<std::unique_ptr<JobManager>> NewManager() {
     VG_ASSIGN_OR_RETURN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
     std::vector<std::unique_ptr<JobRunner>> runners;
-    runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get(),
-                                                   registry_.get()));
+    runners.push_back(
+        std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get(), registry_.get()));
     return JobManager::Create(config_, std::move(runners), std::move(results), nullptr);
   }
 
@@ -231,11 +231,11 @@ TEST_F(JobManagerTest, EnginesRunJobsSideBySideAndCancelTheRightOne) {
   ASSERT_OK_AND_ASSIGN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
   std::vector<JobManager::Engine> engines(2);
   for (JobManager::Engine& engine : engines) {
-    engine.runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(),
-                                                         results.get(), registry_.get()));
+    engine.runners.push_back(
+        std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get(), registry_.get()));
   }
-  ASSERT_OK_AND_ASSIGN(auto manager,
-                       JobManager::Create(config_, std::move(engines), std::move(results), nullptr));
+  ASSERT_OK_AND_ASSIGN(
+      auto manager, JobManager::Create(config_, std::move(engines), std::move(results), nullptr));
   VideoJobSpec long_spec = Spec(100);
   long_spec.set_height(256);
   long_spec.set_width(256);
@@ -261,8 +261,8 @@ TEST_F(JobManagerTest, EnginesRunJobsSideBySideAndCancelTheRightOne) {
 TEST_F(JobManagerTest, NeedsAnEngineWithEveryModel) {
   ASSERT_OK_AND_ASSIGN(auto results, ResultStore::Open(config_.data_dir() + "/results"));
   std::vector<JobManager::Engine> engines(2);
-  engines[0].runners.push_back(std::make_unique<JobRunner>(kTinyModel, pipeline_.get(),
-                                                           results.get(), registry_.get()));
+  engines[0].runners.push_back(
+      std::make_unique<JobRunner>(kTinyModel, pipeline_.get(), results.get(), registry_.get()));
   EXPECT_THAT(JobManager::Create(config_, std::move(engines), std::move(results), nullptr),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("on engine 1")));
 }

@@ -52,14 +52,13 @@ JobRunner::JobRunner(std::string model, const engine::wan::Pipeline* pipeline,
       group_(group) {}
 
 absl::StatusOr<at::Tensor> JobRunner::Generate(
-    const engine::wan::GenerateRequest& request,
-    const engine::wan::Pipeline::StepCallback& on_step,
+    const engine::wan::GenerateRequest& request, const engine::wan::Pipeline::StepCallback& on_step,
     const engine::wan::Pipeline::CancelCheck& cancelled,
     const engine::wan::Pipeline::StageCallback& on_stage) const {
   if (group_.leader == nullptr) return pipeline_->Generate(request, on_step, cancelled, on_stage);
-  VG_ASSIGN_OR_RETURN(const at::Tensor latents, group_.leader->GenerateLatents(
-                                                    group_.model, request, on_step, cancelled,
-                                                    on_stage));
+  VG_ASSIGN_OR_RETURN(
+      const at::Tensor latents,
+      group_.leader->GenerateLatents(group_.model, request, on_step, cancelled, on_stage));
   return pipeline_->FinishFrames(latents, cancelled, on_stage);  // The VAE is rank 0's.
 }
 
@@ -108,8 +107,7 @@ absl::StatusOr<videogen::v1::VideoOutput> JobRunner::Run(const std::string& id,
   const at::Tensor contiguous = frames.contiguous();
   const OutputFormat format = spec.output_format();
   if (format == videogen::v1::OUTPUT_FORMAT_RAW_FRAMES) {
-    const std::string bytes(static_cast<const char*>(contiguous.data_ptr()),
-                            contiguous.numel());
+    const std::string bytes(static_cast<const char*>(contiguous.data_ptr()), contiguous.numel());
     VG_RETURN_IF_ERROR(results_->WriteAtomically(id, format, bytes));
   } else {
     VG_ASSIGN_OR_RETURN(const std::string path, results_->PathOf(id, format));

@@ -42,8 +42,8 @@
 #include "absl/time/time.h"
 #include "engine/common/file.h"
 #include "engine/common/logging.h"
-#include "engine/common/status_macros.h"
 #include "engine/common/runtime_info.h"
+#include "engine/common/status_macros.h"
 #include "engine/common/version.h"
 #include "engine/parallel/launcher.h"
 #include "engine/video/mp4_writer.h"
@@ -183,8 +183,9 @@ absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const Engine
       absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline = engine::wan::Pipeline::Load(
           model.path(), dtype, device, group != nullptr ? &group->context() : nullptr);
       if (!pipeline.ok()) {
-        return absl::Status(pipeline.status().code(), absl::StrCat("model \"", model.name(), "\": ",
-                                                                   pipeline.status().message()));
+        return absl::Status(
+            pipeline.status().code(),
+            absl::StrCat("model \"", model.name(), "\": ", pipeline.status().message()));
       }
       log->info("model {} loaded from {} on {} in {:.1f}s", model.name(), model.path(),
                 device.str(), absl::ToDoubleSeconds(absl::Now() - start));
@@ -219,11 +220,10 @@ absl::StatusOr<std::vector<std::unique_ptr<EngineGroupHost>>> StartEngineGroups(
       ->info("starting {} engine group(s) of {} ranks on {}, layout {}", plan.groups, plan.ranks,
              plan.cuda ? "GPUs" : "the CPU", plan.layout.ToString());
   for (int g = 0; g < plan.groups; ++g) {
-    VG_ASSIGN_OR_RETURN(
-        groups.emplace_back(),
-        EngineGroupHost::Start(plan, g, engine::parallel::CurrentExecutable(),
-                               std::vector<std::string>(command_line.begin() + 1,
-                                                        command_line.end())));
+    VG_ASSIGN_OR_RETURN(groups.emplace_back(),
+                        EngineGroupHost::Start(plan, g, engine::parallel::CurrentExecutable(),
+                                               std::vector<std::string>(command_line.begin() + 1,
+                                                                        command_line.end())));
   }
   return groups;
 }
@@ -349,8 +349,9 @@ absl::Status Run(const std::vector<std::string>& command_line) {
       // videogen_search_worker processes.
       search_options.run_worker = !config.external_search_workers() && groups.empty();
       if (!groups.empty() && !config.external_search_workers()) {
-        log->warn("schedule searches need videogen_search_worker processes on a multi-rank "
-                  "engine group; the server does not run them");
+        log->warn(
+            "schedule searches need videogen_search_worker processes on a multi-rank "
+            "engine group; the server does not run them");
       }
       absl::StatusOr<std::unique_ptr<SearchManager>> search_manager = SearchManager::Create(
           config, std::move(search_models), schedules.get(),
@@ -369,8 +370,9 @@ absl::Status Run(const std::vector<std::string>& command_line) {
           while (!stopping.WaitForNotificationWithTimeout(absl::Seconds(1))) {
             if (!std::all_of(groups.begin(), groups.end(),
                              [](const auto& group) { return group->healthy(); })) {
-              log->error("the engine group is broken (a rank was lost or a collective failed): "
-                         "the video service is NOT_SERVING until the server restarts");
+              log->error(
+                  "the engine group is broken (a rank was lost or a collective failed): "
+                  "the video service is NOT_SERVING until the server restarts");
               health->SetServingStatus(kVideoGenerationService, false);
               return;
             }

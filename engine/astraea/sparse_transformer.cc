@@ -144,7 +144,9 @@ SparseTransformer::Selection SparseTransformer::Select(const SparseState::Block&
     }
     // A shard with fewer tokens than its quota computes padding rows to keep ranks balanced.
     const int64_t padding = std::min(quota.per_group, rows) - chosen;
-    if (padding > 0) parts.push_back(at::arange(begin + valid, begin + valid + padding, index_options));
+    if (padding > 0) {
+      parts.push_back(at::arange(begin + valid, begin + valid + padding, index_options));
+    }
     selection.valid += chosen;
   }
   selection.tokens = at::cat(parts);
@@ -176,8 +178,8 @@ absl::StatusOr<at::Tensor> SparseTransformer::Forward(const at::Tensor& latents,
                                                    " tokens, the latents have ", n));
   }
   // This forward's rows: all tokens, or this rank's shard of them.
-  const wan::SequenceShard shard = sequence != nullptr ? sequence->shard()
-                                                       : wan::SequenceShard{n, 1, 0};
+  const wan::SequenceShard shard =
+      sequence != nullptr ? sequence->shard() : wan::SequenceShard{n, 1, 0};
   const int layers = static_cast<int>(transformer_.config().num_layers);
   if (!state.blocks_.empty() && state.blocks_[0].skip.defined() &&
       state.blocks_[0].skip.size(0) != shard.size()) {

@@ -137,8 +137,7 @@ class SparseTransformer {
   // FAILED_PRECONDITION if the token grid changed between steps. LibTorch and collective
   // failures throw (callers convert, engine/common/torch_status.h).
   absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                                     const wan::Transformer::TextContext& text,
-                                     SparseState& state,
+                                     const wan::Transformer::TextContext& text, SparseState& state,
                                      const wan::SequenceParallel* sequence = nullptr) const;
 
  private:
@@ -160,12 +159,10 @@ class SparseTransformer {
   // Block `index` with the step's budget of k tokens (of n in the whole sequence) shared as
   // `quota` says, updating `block`; `*computed` receives the valid rows it computed.
   // `selection` carries the step's shared selection in kFixedToken mode (made by block 0).
-  at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, int64_t n,
-                      const Quota& quota, bool keep_state,
-                      const wan::Transformer::Conditioning& conditioning,
+  at::Tensor RunBlock(int index, const at::Tensor& hidden, int64_t k, int64_t n, const Quota& quota,
+                      bool keep_state, const wan::Transformer::Conditioning& conditioning,
                       const wan::Transformer::Rope& rope, const wan::SequenceParallel* sequence,
-                      SparseState::Block& block, Selection& selection,
-                      int64_t* computed) const;
+                      SparseState::Block& block, Selection& selection, int64_t* computed) const;
   // The top-scoring rows of `block` for its input's sketch `sketch`, per `quota`.
   Selection Select(const SparseState::Block& block, const at::Tensor& sketch,
                    const Quota& quota) const;

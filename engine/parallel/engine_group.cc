@@ -24,7 +24,7 @@ enum Word {
   kSteps,
   kSeed,
   kMaxSequenceLength,
-  kGuidanceBits,  // The double's bit pattern.
+  kGuidanceBits,   // The double's bit pattern.
   kScheduleSteps,  // 0: dense; else the schedule's levels follow in a second broadcast.
   kWords,
 };
@@ -69,11 +69,10 @@ GroupLeader::GroupLeader(std::vector<const wan::Pipeline*> pipelines,
                          const ParallelContext& context)
     : pipelines_(std::move(pipelines)), context_(context) {}
 
-absl::StatusOr<at::Tensor> GroupLeader::GenerateLatents(int model,
-                                                        const wan::GenerateRequest& request,
-                                                        const wan::Pipeline::StepCallback& on_step,
-                                                        const wan::Pipeline::CancelCheck& cancelled,
-                                                        const wan::Pipeline::StageCallback& on_stage) const {
+absl::StatusOr<at::Tensor> GroupLeader::GenerateLatents(
+    int model, const wan::GenerateRequest& request, const wan::Pipeline::StepCallback& on_step,
+    const wan::Pipeline::CancelCheck& cancelled,
+    const wan::Pipeline::StageCallback& on_stage) const {
   if (!healthy()) return absl::UnavailableError("the engine group is broken and must be restarted");
   if (model < 0 || model >= static_cast<int>(pipelines_.size())) {
     return absl::InvalidArgumentError(absl::StrCat("the engine group has no model ", model));
@@ -155,8 +154,8 @@ absl::Status ServeFollower(const std::vector<const wan::Pipeline*>& pipelines,
           !shared.ok()) {
         return Broken(shared);
       }
-      VG_ASSIGN_OR_RETURN(request.schedule, astraea::BudgetSchedule::FromLevels(std::vector<int>(
-                                                levels.begin(), levels.end())));
+      VG_ASSIGN_OR_RETURN(request.schedule, astraea::BudgetSchedule::FromLevels(
+                                                std::vector<int>(levels.begin(), levels.end())));
     }
     const absl::StatusOr<at::Tensor> latents = pipelines[message[kModel]]->GenerateLatents(
         request, /*on_step=*/nullptr, /*cancelled=*/nullptr);

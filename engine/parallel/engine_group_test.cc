@@ -61,13 +61,12 @@ absl::StatusOr<std::unique_ptr<wan::Pipeline>> LoadPipeline(const ParallelContex
   VG_ASSIGN_OR_RETURN(components.transformer,
                       wan::Transformer::Load(dir + "/transformer", at::kFloat, at::kCPU));
   if (context == nullptr || context->rank() == 0) {
-    VG_ASSIGN_OR_RETURN(components.vae,
-                        wan::VaeDecoder::Load(dir + "/vae", at::kFloat, at::kCPU));
+    VG_ASSIGN_OR_RETURN(components.vae, wan::VaeDecoder::Load(dir + "/vae", at::kFloat, at::kCPU));
   } else {  // Followers never decode: the configuration sizes their requests.
     VG_ASSIGN_OR_RETURN(components.vae_config, wan::LoadVaeConfig(dir + "/vae/config.json"));
   }
-  VG_ASSIGN_OR_RETURN(components.scheduler_config, scheduler::LoadFlowSchedulerConfig(
-                                                       dir + "/scheduler/scheduler_config.json"));
+  VG_ASSIGN_OR_RETURN(components.scheduler_config,
+                      scheduler::LoadFlowSchedulerConfig(dir + "/scheduler/scheduler_config.json"));
   components.sparse.selection_shards = selection_shards;
   components.parallel = context;
   return wan::Pipeline::Create(std::move(components));
@@ -137,8 +136,8 @@ Group StartGroup(const ParallelLayout& layout, bool crash = false) {
   absl::StatusOr<std::unique_ptr<wan::Pipeline>> pipeline = LoadPipeline(group.context.get());
   EXPECT_TRUE(pipeline.ok()) << pipeline.status();
   group.pipeline = *std::move(pipeline);
-  group.leader = std::make_unique<GroupLeader>(std::vector<const wan::Pipeline*>{group.pipeline.get()},
-                                               *group.context);
+  group.leader = std::make_unique<GroupLeader>(
+      std::vector<const wan::Pipeline*>{group.pipeline.get()}, *group.context);
   return group;
 }
 
@@ -180,28 +179,27 @@ TEST_P(EngineGroupTest, RunsJobsLikeOneProcessCancelsTogetherAndShutsDown) {
   wan::GenerateRequest sparse = Request();
   ASSERT_OK_AND_ASSIGN(sparse.schedule, astraea::BudgetSchedule::FromLevels({10, 5, 3, 7}));
   std::vector<int64_t> expected_tokens, got_tokens;
-  ASSERT_OK_AND_ASSIGN(const at::Tensor sparse_expected,
-                       sharded->GenerateLatents(
-                           sparse,
-                           [&](const wan::StepEvent& e) {
-                             expected_tokens.push_back(e.tokens_computed);
-                           },
-                           nullptr));
-  ASSERT_OK_AND_ASSIGN(const at::Tensor sparse_got,
-                       group.leader->GenerateLatents(0, 
-                           sparse,
-                           [&](const wan::StepEvent& e) { got_tokens.push_back(e.tokens_computed); },
-                           nullptr));
+  ASSERT_OK_AND_ASSIGN(
+      const at::Tensor sparse_expected,
+      sharded->GenerateLatents(
+          sparse, [&](const wan::StepEvent& e) { expected_tokens.push_back(e.tokens_computed); },
+          nullptr));
+  ASSERT_OK_AND_ASSIGN(
+      const at::Tensor sparse_got,
+      group.leader->GenerateLatents(
+          0, sparse, [&](const wan::StepEvent& e) { got_tokens.push_back(e.tokens_computed); },
+          nullptr));
   EXPECT_LT(RelativeError(sparse_got, sparse_expected), kBound);
   EXPECT_EQ(got_tokens, expected_tokens);
 
   // The leader cancels before step 3: every rank stops there, and the group stays usable.
   int steps = 0;
-  EXPECT_THAT(group.leader->GenerateLatents(0, 
-                  sparse, [&](const wan::StepEvent&) { ++steps; }, [&] { return steps == 2; }),
+  EXPECT_THAT(group.leader->GenerateLatents(
+                  0, sparse, [&](const wan::StepEvent&) { ++steps; }, [&] { return steps == 2; }),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("before step 3")));
   EXPECT_TRUE(group.leader->healthy());
-  ASSERT_OK_AND_ASSIGN(const at::Tensor again, group.leader->GenerateLatents(0, dense, nullptr, nullptr));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor again,
+                       group.leader->GenerateLatents(0, dense, nullptr, nullptr));
   EXPECT_LT(RelativeError(again, dense_expected), kBound);
 
   // An invalid request never reaches the followers.

@@ -166,8 +166,8 @@ absl::StatusOr<RankEnvironment> RankEnvironmentFromEnv() {
   VG_ASSIGN_OR_RETURN(env.world_size, EnvInt(kWorldSize));
   VG_ASSIGN_OR_RETURN(env.store_port, EnvInt(kStorePort));
   if (env.world_size < 1 || env.rank < 0 || env.rank >= env.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", env.rank, " of a world of ",
-                                                   env.world_size, " is impossible"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", env.rank, " of a world of ", env.world_size, " is impossible"));
   }
   return env;
 }

@@ -42,8 +42,9 @@ TEST(ParallelLayoutTest, ValidatesAgainstTheModel) {
   EXPECT_OK(ValidateLayout({2, 4, 1}, 12, /*guided=*/true));
   EXPECT_OK(ValidateLayout({1, 4, 2}, 12, /*guided=*/true));
   EXPECT_OK(ValidateLayout({1, 1, 5}, 12, /*guided=*/false));  // A ring takes any degree.
-  EXPECT_THAT(ValidateLayout({1, 5, 1}, 12, true),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must divide the model's 12")));
+  EXPECT_THAT(
+      ValidateLayout({1, 5, 1}, 12, true),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must divide the model's 12")));
   EXPECT_THAT(ValidateLayout({1, 8, 1}, 12, true),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ring degree for the rest")));
   EXPECT_THAT(ValidateLayout({2, 1, 1}, 12, /*guided=*/false),

@@ -70,7 +70,8 @@ std::vector<double> Numbers(const std::string& list) {
   std::vector<double> numbers;
   for (absl::string_view text : absl::StrSplit(list, ',')) {
     if (!absl::SimpleAtod(text, &numbers.emplace_back())) {
-      std::fprintf(stderr, "parallel_benchmark: \"%s\" is not a number\n", std::string(text).c_str());
+      std::fprintf(stderr, "parallel_benchmark: \"%s\" is not a number\n",
+                   std::string(text).c_str());
       std::exit(2);
     }
   }
@@ -109,10 +110,10 @@ int RunRank(const RankEnvironment& env) {
   const wan::Transformer::TextContext prompt_text = text(), negative_text = text();
   Json results = Json::array();
   for (const double frames : Numbers(absl::GetFlag(FLAGS_latent_frames))) {
-    const at::Tensor latents =
-        at::randn({1, 16, static_cast<int64_t>(frames), 60, 104}, generator)
-            .to(device, at::kBFloat16);
-    const at::Tensor timestep = at::full({1}, 500, at::TensorOptions().device(device).dtype(at::kLong));
+    const at::Tensor latents = at::randn({1, 16, static_cast<int64_t>(frames), 60, 104}, generator)
+                                   .to(device, at::kBFloat16);
+    const at::Tensor timestep =
+        at::full({1}, 500, at::TensorOptions().device(device).dtype(at::kLong));
     for (const double budget : Numbers(absl::GetFlag(FLAGS_budgets))) {
       const int level = static_cast<int>(budget * 10 + 0.5);
       std::optional<astraea::SparseState> cond, uncond;
@@ -125,14 +126,14 @@ int RunRank(const RankEnvironment& env) {
       }
       const ParallelDenoiser::Branch prompt{denoiser.RunsBranch(true) ? &prompt_text : nullptr,
                                             cond ? &*cond : nullptr};
-      const ParallelDenoiser::Branch negative{
-          denoiser.RunsBranch(false) ? &negative_text : nullptr, uncond ? &*uncond : nullptr};
+      const ParallelDenoiser::Branch negative{denoiser.RunsBranch(false) ? &negative_text : nullptr,
+                                              uncond ? &*uncond : nullptr};
       auto step = [&] {
         OrDie(denoiser.Predict(latents, timestep, prompt, negative, /*guided=*/true, 5.0));
       };
       c10::cuda::CUDACachingAllocator::emptyCache();
       c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-      step();  // Dense (fills the caches) or warm-up.
+      step();                      // Dense (fills the caches) or warm-up.
       if (cond || uncond) step();  // The sparse warm-up.
       at::Tensor measured =
           at::tensor({MedianMs(iterations, step), PeakAllocatedGiB(device.index())},
@@ -223,10 +224,11 @@ int Main() {
       if (row["budget"] == 1.0) {
         row["scaling_efficiency"] = base > 0 ? base / (world * row["step_ms"].get<double>()) : 0.0;
       }
-      std::printf("%-22s gpus %d  tokens %6lld  budget %.1f  step %8.1f ms  %5.2fx  peak %5.2f GiB\n",
-                  layout.ToString().c_str(), world, row["tokens"].get<long long>(),
-                  row["budget"].get<double>(), row["step_ms"].get<double>(),
-                  row["speedup_vs_1gpu_dense"].get<double>(), row["peak_gib"].get<double>());
+      std::printf(
+          "%-22s gpus %d  tokens %6lld  budget %.1f  step %8.1f ms  %5.2fx  peak %5.2f GiB\n",
+          layout.ToString().c_str(), world, row["tokens"].get<long long>(),
+          row["budget"].get<double>(), row["step_ms"].get<double>(),
+          row["speedup_vs_1gpu_dense"].get<double>(), row["peak_gib"].get<double>());
       runs.push_back(row);
     }
   };

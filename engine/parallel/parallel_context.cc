@@ -84,8 +84,7 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
                                                " failed: ", e.what()));
   }
   for (Group group : kGroups) {
-    const Membership member =
-        MembershipOf(group, layout, context->coordinates_, options.rank);
+    const Membership member = MembershipOf(group, layout, context->coordinates_, options.rank);
     // The world group always has a backend (so that one rank runs the same job protocol);
     // smaller groups of one rank have nothing to exchange.
     if (member.size == 1 && group != Group::kWorld) continue;
@@ -125,8 +124,10 @@ const c10::intrusive_ptr<c10d::Backend>& ParallelContext::BackendOf(Group group)
 }
 
 at::Tensor ParallelContext::AllToAll(Group group, const at::Tensor& input) const {
-  TORCH_CHECK(input.dim() >= 1 && input.size(0) == Size(group), "all-to-all input's first "
-              "dimension must be the group size ", Size(group));
+  TORCH_CHECK(input.dim() >= 1 && input.size(0) == Size(group),
+              "all-to-all input's first "
+              "dimension must be the group size ",
+              Size(group));
   const auto& backend = BackendOf(group);
   if (!backend) return input.clone();
   at::Tensor send = input.contiguous();
@@ -170,8 +171,7 @@ ParallelContext::RingExchange ParallelContext::StartRingExchange(at::Tensor& sen
                                                                  at::Tensor& receive) const {
   const auto& backend = BackendOf(Group::kRing);
   TORCH_CHECK(backend, "a ring exchange needs a ring of more than one rank");
-  TORCH_CHECK(send.is_contiguous() && receive.is_contiguous() &&
-                  send.sizes() == receive.sizes(),
+  TORCH_CHECK(send.is_contiguous() && receive.is_contiguous() && send.sizes() == receive.sizes(),
               "a ring exchange sends and receives contiguous tensors of one shape");
   const int size = Size(Group::kRing);
   const int index = RankIn(Group::kRing);

@@ -57,14 +57,15 @@ TEST_F(ParallelCudaTest, GuidedStepEqualsTheSingleGpuStep) {
   at::manual_seed(3);
   ASSERT_OK_AND_ASSIGN(
       const auto model,
-      wan::Transformer::Create(config,
-                               engine::testing::RandomWeights(wan::Transformer::Parameters(config),
-                                                              policy, cuda),
-                               cuda));
+      wan::Transformer::Create(
+          config,
+          engine::testing::RandomWeights(wan::Transformer::Parameters(config), policy, cuda),
+          cuda));
   ASSERT_OK_AND_ASSIGN(const auto sparse, astraea::SparseTransformer::Create(*model));
   const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(4);
   const at::Tensor latents = at::randn({1, 16, 3, 30, 52}, generator).to(cuda, at::kBFloat16);
-  const auto prompt = model->EncodeText(at::randn({1, 64, 4096}, generator).to(cuda, at::kBFloat16));
+  const auto prompt =
+      model->EncodeText(at::randn({1, 64, 4096}, generator).to(cuda, at::kBFloat16));
   const auto negative =
       model->EncodeText(at::randn({1, 64, 4096}, generator).to(cuda, at::kBFloat16));
   const at::Tensor t = at::full({1}, 700, at::TensorOptions().device(cuda).dtype(at::kLong));
@@ -76,9 +77,8 @@ TEST_F(ParallelCudaTest, GuidedStepEqualsTheSingleGpuStep) {
     const at::Tensor u = model->Forward(latents, t, negative);
     return u + 5.0 * (c - u);
   }();
-  ASSERT_OK_AND_ASSIGN(const at::Tensor dense,
-                       denoiser.Predict(latents, t, {&prompt, nullptr}, {&negative, nullptr},
-                                        true, 5.0));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor dense, denoiser.Predict(latents, t, {&prompt, nullptr},
+                                                                {&negative, nullptr}, true, 5.0));
   EXPECT_TRUE(at::equal(dense, dense_expected));
 
   // ASTRAEA: a dense step, then θ = 0.4 twice.
@@ -90,9 +90,8 @@ TEST_F(ParallelCudaTest, GuidedStepEqualsTheSingleGpuStep) {
   for (int step = 0; step < 3; ++step) {
     ASSERT_OK_AND_ASSIGN(const at::Tensor c, sparse->Forward(latents, t, prompt, c_ref));
     ASSERT_OK_AND_ASSIGN(const at::Tensor u, sparse->Forward(latents, t, negative, u_ref));
-    ASSERT_OK_AND_ASSIGN(const at::Tensor got,
-                         denoiser.Predict(latents, t, {&prompt, &c_par}, {&negative, &u_par},
-                                          true, 5.0));
+    ASSERT_OK_AND_ASSIGN(const at::Tensor got, denoiser.Predict(latents, t, {&prompt, &c_par},
+                                                                {&negative, &u_par}, true, 5.0));
     EXPECT_TRUE(at::equal(got, u + 5.0 * (c - u))) << "step " << step;
   }
   EXPECT_EQ(c_par.tokens_computed(), c_ref.tokens_computed());

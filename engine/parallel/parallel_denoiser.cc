@@ -16,14 +16,14 @@ bool ParallelDenoiser::RunsBranch(bool prompt) const {
   return context_.coordinates().cfg == (prompt ? 0 : 1);
 }
 
-absl::StatusOr<at::Tensor> ParallelDenoiser::RunBranch(const at::Tensor& latents,
-                                                       const at::Tensor& timestep,
-                                                       const Branch& branch,
-                                                       const wan::SequenceParallel& sequence) const {
+absl::StatusOr<at::Tensor> ParallelDenoiser::RunBranch(
+    const at::Tensor& latents, const at::Tensor& timestep, const Branch& branch,
+    const wan::SequenceParallel& sequence) const {
   if (branch.text == nullptr) {
     return absl::InvalidArgumentError("a branch this rank runs has no text context");
   }
-  if (branch.state == nullptr) return transformer_.Forward(latents, timestep, *branch.text, &sequence);
+  if (branch.state == nullptr)
+    return transformer_.Forward(latents, timestep, *branch.text, &sequence);
   return sparse_.Forward(latents, timestep, *branch.text, *branch.state, &sequence);
 }
 

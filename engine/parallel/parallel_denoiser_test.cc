@@ -63,8 +63,9 @@ std::unique_ptr<wan::Transformer> SmallTransformer() {
   LoadOptions policy;
   policy.dtype = at::kFloat;
   absl::StatusOr<std::unique_ptr<wan::Transformer>> transformer = wan::Transformer::Create(
-      config, engine::testing::RandomWeights(wan::Transformer::Parameters(config), policy, at::kCPU,
-                                             /*scale=*/0.1),
+      config,
+      engine::testing::RandomWeights(wan::Transformer::Parameters(config), policy, at::kCPU,
+                                     /*scale=*/0.1),
       at::kCPU);
   TORCH_CHECK(transformer.ok(), transformer.status().ToString());
   return *std::move(transformer);
@@ -212,8 +213,8 @@ std::vector<RankExit> Launch(const ParallelLayout& layout, const Case& c, const 
                              int die_rank = -1, int die_at_step = -1) {
   LaunchOptions options;
   options.program = CurrentExecutable();
-  options.args = {layout.ToString(),      absl::StrCat(c.frames),      absl::StrCat(c.rows),
-                  absl::StrCat(c.cols),   c.sparse ? "1" : "0",        out,
+  options.args = {layout.ToString(),      absl::StrCat(c.frames),   absl::StrCat(c.rows),
+                  absl::StrCat(c.cols),   c.sparse ? "1" : "0",     out,
                   absl::StrCat(die_rank), absl::StrCat(die_at_step)};
   options.world_size = layout.world_size();
   options.timeout = absl::Seconds(150);
@@ -297,7 +298,8 @@ TEST(ParallelFailureTest, ThePeerOfACrashedRankReportsAnErrorOnItsOwn) {
 }  // namespace videogen::engine::parallel
 
 int main(int argc, char** argv) {
-  if (std::getenv("VIDEOGEN_RANK") != nullptr) return videogen::engine::parallel::RunRank(argc, argv);
+  if (std::getenv("VIDEOGEN_RANK") != nullptr)
+    return videogen::engine::parallel::RunRank(argc, argv);
   ::testing::InitGoogleMock(&argc, argv);
   return RUN_ALL_TESTS();
 }

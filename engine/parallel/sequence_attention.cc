@@ -65,8 +65,8 @@ at::Tensor SequenceAttention::Attend(const wan::LocalAttention& local, const at:
                                      at::Tensor* lse) const {
   const int64_t batch = q.size(0);
   TORCH_CHECK(k.size(1) == shard_.size() && v.size(1) == shard_.size(),
-              "sequence-parallel attention takes the keys and values of the rank's ",
-              shard_.size(), " rows, got ", k.size(1));
+              "sequence-parallel attention takes the keys and values of the rank's ", shard_.size(),
+              " rows, got ", k.size(1));
   if (shard_.count == 1) {  // The single-process attention, operation for operation.
     return local(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), lse)
         .transpose(1, 2)

@@ -26,9 +26,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(Components components
   if (components.vae) components.vae_config = components.vae->config();
   if (components.parallel != nullptr &&
       components.parallel->device() != components.transformer->device()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pipeline: the parallel context is on ", components.parallel->device().str(),
-        ", the transformer on ", components.transformer->device().str()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pipeline: the parallel context is on ", components.parallel->device().str(),
+                     ", the transformer on ", components.transformer->device().str()));
   }
   const TransformerConfig& transformer = components.transformer->config();
   if (components.vae_config->z_dim != transformer.in_channels ||
@@ -63,8 +63,9 @@ absl::StatusOr<at::Tensor> Pipeline::PromptEmbeddings(const std::string& prompt,
   const Transformer& transformer = *components_.transformer;
   VG_RETURN_IF_ERROR(RunTorch("sharing the prompt embeddings", [&] {
     if (parallel->rank() != 0) {
-      embeds = at::empty({1, max_length, transformer.config().text_dim},
-                         at::TensorOptions().dtype(transformer.dtype()).device(transformer.device()));
+      embeds =
+          at::empty({1, max_length, transformer.config().text_dim},
+                    at::TensorOptions().dtype(transformer.dtype()).device(transformer.device()));
     }
     parallel->Broadcast(parallel::ParallelContext::Group::kWorld, *embeds, /*root=*/0);
   }));
@@ -76,8 +77,8 @@ absl::StatusOr<bool> Pipeline::AnyRank(bool stop, const std::string& what) const
   if (parallel == nullptr) return stop;
   bool any = stop;
   VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("agreeing on ", what), [&] {
-    at::Tensor flag = at::full({1}, stop ? 1 : 0,
-                               at::TensorOptions().dtype(at::kInt).device(parallel->device()));
+    at::Tensor flag =
+        at::full({1}, stop ? 1 : 0, at::TensorOptions().dtype(at::kInt).device(parallel->device()));
     parallel->AllReduce(parallel::ParallelContext::Group::kWorld, flag,
                         parallel::ParallelContext::Reduction::kMax);
     any = flag.item<int>() != 0;
@@ -101,8 +102,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(
       components.scheduler_config,
       scheduler::LoadFlowSchedulerConfig(model_dir + "/scheduler/scheduler_config.json"));
   if (parallel == nullptr || parallel->rank() == 0) {
-    VG_ASSIGN_OR_RETURN(components.vae,
-                        VaeDecoder::Load(model_dir + "/vae", at::kFloat, device));
+    VG_ASSIGN_OR_RETURN(components.vae, VaeDecoder::Load(model_dir + "/vae", at::kFloat, device));
   } else {
     VG_ASSIGN_OR_RETURN(components.vae_config, LoadVaeConfig(model_dir + "/vae/config.json"));
   }
@@ -248,8 +248,7 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateReq
     VG_ASSIGN_OR_RETURN(negative_embeds,
                         PromptEmbeddings(request.negative_prompt, request.max_sequence_length));
   }
-  VG_ASSIGN_OR_RETURN(run.scheduler_,
-                      scheduler::CreateFlowScheduler(components_.scheduler_config));
+  VG_ASSIGN_OR_RETURN(run.scheduler_, scheduler::CreateFlowScheduler(components_.scheduler_config));
   VG_RETURN_IF_ERROR(run.scheduler_->SetTimesteps(request.steps));
   VG_RETURN_IF_ERROR(RunTorch("initial latents", [&] {
     c10::InferenceMode inference;
@@ -358,8 +357,9 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
   int64_t step_tokens = scheduled ? tokens_so_far() - tokens_before : run.dense_step_tokens_;
   if (scheduled && components_.parallel != nullptr) {
     VG_RETURN_IF_ERROR(RunTorch("counting the group's tokens", [&] {
-      at::Tensor count = at::full({1}, step_tokens, at::TensorOptions().dtype(at::kLong).device(
-                                                        components_.parallel->device()));
+      at::Tensor count =
+          at::full({1}, step_tokens,
+                   at::TensorOptions().dtype(at::kLong).device(components_.parallel->device()));
       components_.parallel->AllReduce(parallel::ParallelContext::Group::kWorld, count,
                                       parallel::ParallelContext::Reduction::kSum);
       step_tokens = count.item<int64_t>();
@@ -379,8 +379,8 @@ absl::StatusOr<at::Tensor> Pipeline::GenerateLatents(const GenerateRequest& requ
   while (run.steps_done() < run.steps()) {
     VG_ASSIGN_OR_RETURN(const bool stop, AnyRank(cancelled && cancelled(), "cancellation"));
     if (stop) {
-      return absl::CancelledError(absl::StrCat("cancelled before step ", run.steps_done() + 1,
-                                               " of ", request.steps));
+      return absl::CancelledError(
+          absl::StrCat("cancelled before step ", run.steps_done() + 1, " of ", request.steps));
     }
     VG_ASSIGN_OR_RETURN(const StepEvent event, Advance(run));
     if (on_step) on_step(event);

@@ -376,9 +376,8 @@ at::Tensor Transformer::AttendHeads(const Attention& attention, const at::Tensor
                                     const SequenceParallel* sequence) const {
   if (sequence != nullptr) {
     const LocalAttention local = [this](const at::Tensor& q, const at::Tensor& k,
-                                        const at::Tensor& v, at::Tensor* lse) {
-      return ScaledDotProduct(q, k, v, lse);
-    };
+                                        const at::Tensor& v,
+                                        at::Tensor* lse) { return ScaledDotProduct(q, k, v, lse); };
     return attention.out(sequence->Attend(local, q, k, v, lse).flatten(2, 3));
   }
   const at::Tensor out =

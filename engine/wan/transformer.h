@@ -103,8 +103,8 @@ class Transformer {
                      const at::Tensor& text) const;
   // The same with the text side precomputed by EncodeText() (identical results); with
   // `sequence`, computed sequence-parallel (every rank of the group gets the whole output).
-  at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                     const TextContext& text, const SequenceParallel* sequence = nullptr) const;
+  at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timestep, const TextContext& text,
+                     const SequenceParallel* sequence = nullptr) const;
 
   // A forward's input tokens: the post-patch grid, and the rotary tables [1, S, 1, head_dim] and
   // patch embeddings [B, S, D] of all S tokens, or, with `sequence`, of this rank's shard
@@ -174,8 +174,7 @@ class Transformer {
   // Self-attention of the tokens `selected` of `x` (all if undefined) over all of `x` (and the
   // other ranks' shards with `sequence`), with RoPE; `lse` as in SparseBlock().
   at::Tensor SelfAttend(const Attention& attention, const at::Tensor& x, const at::Tensor& selected,
-                        const Rope& rope, at::Tensor* lse,
-                        const SequenceParallel* sequence) const;
+                        const Rope& rope, at::Tensor* lse, const SequenceParallel* sequence) const;
   // Cross-attention of `x` over block `index`'s text keys and values, without RoPE.
   at::Tensor CrossAttend(const Attention& attention, const at::Tensor& x, const TextContext& text,
                          int index) const;
