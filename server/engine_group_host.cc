@@ -15,11 +15,6 @@ namespace {
 
 using engine::parallel::ParallelLayout;
 
-// The dtype the server runs its models in on `device` (as for the single-process engine).
-c10::ScalarType DtypeFor(const c10::Device& device) {
-  return device.is_cuda() ? at::kBFloat16 : at::kFloat;
-}
-
 constexpr char kGroupVariable[] = "VIDEOGEN_ENGINE_GROUP";
 
 engine::parallel::ParallelOptions OptionsFor(const EngineGroupPlan& plan, int group, int rank,
@@ -33,6 +28,8 @@ engine::parallel::ParallelOptions OptionsFor(const EngineGroupPlan& plan, int gr
 }
 
 }  // namespace
+
+c10::ScalarType EngineGroupPlan::Dtype() const { return cuda ? at::kBFloat16 : at::kFloat; }
 
 c10::Device EngineGroupPlan::DeviceOf(int group, int rank) const {
   return cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(group * ranks + rank))
@@ -161,7 +158,7 @@ absl::Status RunEngineFollower(const videogen::v1::ServerConfig& config,
   std::vector<const engine::wan::Pipeline*> models;
   for (const auto& model : config.models()) {
     absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline =
-        engine::wan::Pipeline::Load(model.path(), DtypeFor(device), device, context.get());
+        engine::wan::Pipeline::Load(model.path(), plan.Dtype(), device, context.get());
     if (!pipeline.ok()) {
       return absl::Status(
           pipeline.status().code(),

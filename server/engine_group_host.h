@@ -35,6 +35,8 @@ struct EngineGroupPlan {
 
   // The device of rank `rank` of group `group`.
   c10::Device DeviceOf(int group, int rank) const;
+  // The dtype the models run in on the plan's devices: bfloat16 on CUDA, float32 on the CPU.
+  c10::ScalarType Dtype() const;
 };
 
 // The groups the config asks for on a host with `cuda_devices` GPUs: groups of

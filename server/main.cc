@@ -176,12 +176,11 @@ absl::StatusOr<LoadedModels> LoadModels(const ServerConfig& config, const Engine
   for (int g = 0; g < plan.groups; ++g) {
     EngineGroupHost* const group = groups.empty() ? nullptr : groups[g].get();
     const at::Device device = plan.DeviceOf(g, 0);
-    const c10::ScalarType dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
     std::vector<const engine::wan::Pipeline*> pipelines;
     for (const auto& model : config.models()) {
       const absl::Time start = absl::Now();
       absl::StatusOr<std::unique_ptr<engine::wan::Pipeline>> pipeline = engine::wan::Pipeline::Load(
-          model.path(), dtype, device, group != nullptr ? &group->context() : nullptr);
+          model.path(), plan.Dtype(), device, group != nullptr ? &group->context() : nullptr);
       if (!pipeline.ok()) {
         return absl::Status(
             pipeline.status().code(),
