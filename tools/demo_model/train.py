@@ -2,7 +2,7 @@
 diffusers-format Wan2.1 folder that the C++ engine loads unchanged.
 
     $(tools/golden/setup_venv.sh) tools/demo_model/train.py --out DIR [--scale full|toy]
-        [--device cuda] [--vae_steps N] [--transformer_steps N] [--seed S]
+        [--device cuda] [--vae_steps N] [--transformer_steps N] [--seed S] [--init DIR]
 
 Pinned torch 2.11.0 / diffusers 0.42.1 / transformers 5.23.0 (tools/golden/setup_venv.sh): the
 model classes and the folder format are diffusers' own (AutoencoderKLWan, WanTransformer3DModel,
@@ -17,7 +17,9 @@ Stages (each logged to DIR/training_log.json with its losses and time):
    a light KL), then its latents' per-channel mean and std (latents_mean/std, as Wan2.1's);
 4. transformer: a small Wan transformer trained with the flow-matching objective on normalised
    latents, the caption dropped (empty prompt) 10% of the time so that guidance works.
-Clips are rendered on the fly from seeds, so nothing but the model is written.
+Clips are rendered on the fly from seeds, so nothing but the model is written. --init continues
+from an earlier output: its tokenizer, text encoder and VAE are kept and its transformer trains
+further on clips it has not seen (the earlier log is kept under "init").
 """
 
 import argparse
@@ -33,6 +35,7 @@ import types
 
 import numpy as np
 import torch
+import transformers
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 from diffusers.pipelines.wan import pipeline_wan
 from transformers import UMT5Config, UMT5EncoderModel
@@ -122,8 +125,23 @@ def prompt_embeds(tokenizer, encoder, prompts, max_length, device):
             pipe, prompt=prompts, max_sequence_length=max_length, device=device)
 
 
-def fit(name, model, optimizer, schedule, stream: ClipStream, steps: int, minutes: float,
-        loss_of, log):
+@dataclasses.dataclass(frozen=True)
+class LearningRate:
+    """Linear warm-up over `warmup` steps, then a cosine from `peak` down to `floor` * `peak`
+    over the stage's progress: its share of the steps or of the minutes, whichever is larger,
+    so that a stage cut short by time still anneals."""
+    peak: float
+    warmup: int
+    floor: float
+
+    def at(self, step: int, progress: float) -> float:
+        cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return self.peak * min(1.0, (step + 1) / self.warmup) * (
+            self.floor + (1 - self.floor) * cosine)
+
+
+def fit(name, model, optimizer, rate: LearningRate, stream: ClipStream, steps: int,
+        minutes: float, loss_of, log):
     """Optimises `model` on the stream's batches with `loss_of(x, captions)` for `steps` steps or
     `minutes`, whichever ends first; returns the stage's record for the training log."""
     model.train()
@@ -131,12 +149,14 @@ def fit(name, model, optimizer, schedule, stream: ClipStream, steps: int, minute
     deadline = start + minutes * 60
     while len(losses) < steps and time.time() < deadline:
         for x, captions in stream.next(4):
+            progress = max(len(losses) / steps, (time.time() - start) / (minutes * 60))
+            for group in optimizer.param_groups:
+                group["lr"] = rate.at(len(losses), progress)
             loss = loss_of(x, captions)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            schedule.step()
             losses.append(loss.item())
             if len(losses) % 50 == 0 or len(losses) == steps:
                 log(f"{name} step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
@@ -144,13 +164,14 @@ def fit(name, model, optimizer, schedule, stream: ClipStream, steps: int, minute
                 break
     model.eval()
     return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
-            "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50]}
+            "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50],
+            "learning_rate": dataclasses.asdict(rate)}
 
 
 def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
     """Reconstruction (L1 + MSE) with a light KL term."""
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=1e-4)
+    rate = LearningRate(peak=1e-3, warmup=1, floor=0.1)
 
     def loss_of(x, _):
         x = x.to(device)
@@ -159,7 +180,7 @@ def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
         kl = posterior.kl().mean() / x[0].numel()
         return (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
 
-    return fit("vae", vae, optimizer, schedule, stream, steps, minutes, loss_of, log)
+    return fit("vae", vae, optimizer, rate, stream, steps, minutes, loss_of, log)
 
 
 @torch.no_grad()
@@ -183,9 +204,7 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
     std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
     empty = prompt_embeds(tokenizer, encoder, [""], scale.max_sequence_length, device)
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=3e-4, weight_decay=0.01)
-    warmup = min(200, steps // 10 + 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    rate = LearningRate(peak=3e-4, warmup=min(200, steps // 10 + 1), floor=0.0)
     generator = torch.Generator(device="cpu").manual_seed(1)
 
     def loss_of(x, captions):
@@ -203,8 +222,56 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
             predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
         return ((predicted.float() - (noise - latents)) ** 2).mean()
 
-    return fit("transformer", transformer, optimizer, schedule, stream, steps, minutes, loss_of,
+    return fit("transformer", transformer, optimizer, rate, stream, steps, minutes, loss_of,
                log)
+
+
+def make_text_encoder(out, scale: Scale, seed: int, record, log):
+    """Stages 1 and 2: the tokenizer, trained on the grammar's captions (and the empty negative
+    prompt's ""), and the umT5 encoder with fixed random weights; both written to `out`."""
+    corpus = caption_corpus(20000)
+    spm_size, tokenizer = fixtures_text.train_tokenizer(
+        os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
+        eos_id=1, unk_id=2, bos_id=-1)
+    record["stages"]["tokenizer"] = {"pieces": spm_size, "corpus_captions": len(corpus)}
+    log(f"tokenizer: {spm_size} pieces")
+    config = UMT5Config(vocab_size=(spm_size + EXTRA_IDS + 15) // 16 * 16, d_model=scale.text_dim,
+                        d_kv=scale.text_dim // 4, d_ff=2 * scale.text_dim, num_layers=2,
+                        num_heads=4, relative_attention_num_buckets=32,
+                        relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
+                        layer_norm_epsilon=1e-6)
+    encoder = UMT5EncoderModel(config).eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for param in encoder.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
+    return tokenizer, encoder
+
+
+def train_new_vae(out, scale: Scale, args, device, record, log):
+    """Stage 3: a new VAE trained on clips, with its latents' statistics; written to `out`."""
+    vae = AutoencoderKLWan(base_dim=scale.vae_base_dim, z_dim=scale.z_dim, dim_mult=[1, 2, 4, 4],
+                           num_res_blocks=1, attn_scales=[],
+                           temperal_downsample=[False, True, True],
+                           latents_mean=[0.0] * scale.z_dim,
+                           latents_std=[1.0] * scale.z_dim).to(device)
+    stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
+    record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes, device,
+                                        log)
+    mean, std = latent_statistics(vae, stream, 8, device)
+    vae.register_to_config(latents_mean=mean, latents_std=std)
+    vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
+    return vae
+
+
+def new_transformer(scale: Scale):
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=scale.heads, attention_head_dim=scale.head_dim,
+        in_channels=scale.z_dim, out_channels=scale.z_dim, text_dim=scale.text_dim,
+        freq_dim=64, ffn_dim=scale.ffn_dim, num_layers=scale.layers, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
 
 
 def main(argv=None) -> int:
@@ -220,7 +287,10 @@ def main(argv=None) -> int:
                         help="Stop the transformer's training after this long.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    parser.add_argument("--init", help="An earlier output folder to continue training from.")
     args = parser.parse_args(argv)
+    if args.init and os.path.abspath(args.init) == os.path.abspath(args.out):
+        parser.error("--init must name another folder than --out")
     scale = SCALES[args.scale]
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -234,53 +304,30 @@ def main(argv=None) -> int:
     def log(message):
         print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
 
-    # 1. Tokenizer, on the grammar's captions (and the empty negative prompt's "").
-    corpus = caption_corpus(20000)
-    spm_size, tokenizer = fixtures_text.train_tokenizer(
-        os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
-        eos_id=1, unk_id=2, bos_id=-1)
-    record["stages"]["tokenizer"] = {"pieces": spm_size, "corpus_captions": len(corpus)}
-    log(f"tokenizer: {spm_size} pieces")
-
-    # 2. Text encoder: fixed random weights.
-    config = UMT5Config(vocab_size=(spm_size + EXTRA_IDS + 15) // 16 * 16, d_model=scale.text_dim,
-                        d_kv=scale.text_dim // 4, d_ff=2 * scale.text_dim, num_layers=2,
-                        num_heads=4, relative_attention_num_buckets=32,
-                        relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
-                        layer_norm_epsilon=1e-6)
-    encoder = UMT5EncoderModel(config).eval()
-    generator = torch.Generator().manual_seed(args.seed + 1)
-    with torch.no_grad():
-        for param in encoder.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
-    encoder = encoder.to(device)
-
-    # 3. VAE.
-    latent_placeholder = [0.0] * scale.z_dim
-    vae = AutoencoderKLWan(base_dim=scale.vae_base_dim, z_dim=scale.z_dim, dim_mult=[1, 2, 4, 4],
-                           num_res_blocks=1, attn_scales=[],
-                           temperal_downsample=[False, True, True],
-                           latents_mean=latent_placeholder,
-                           latents_std=[1.0] * scale.z_dim).to(device)
-    vae_stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
-    record["stages"]["vae"] = train_vae(vae, vae_stream, args.vae_steps, args.vae_minutes,
-                                        device, log)
-    mean, std = latent_statistics(vae, vae_stream, 8, device)
-    vae.register_to_config(latents_mean=mean, latents_std=std)
-    vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
-    record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
+    if args.init:
+        with open(os.path.join(args.init, "training_log.json")) as f:
+            record["init"] = json.load(f)
+        for part in ("tokenizer", "text_encoder", "vae"):
+            shutil.copytree(os.path.join(args.init, part), os.path.join(out, part))
+        tokenizer = transformers.AutoTokenizer.from_pretrained(os.path.join(out, "tokenizer"))
+        encoder = UMT5EncoderModel.from_pretrained(os.path.join(out, "text_encoder")).eval()
+        vae = AutoencoderKLWan.from_pretrained(os.path.join(out, "vae")).eval()
+        transformer = WanTransformer3DModel.from_pretrained(os.path.join(args.init, "transformer"))
+        # Clips after the ones the earlier run saw.
+        first_seed = 2_000_000 + record["init"]["stages"]["transformer"]["clips_seen_end"]
+    else:
+        tokenizer, encoder = make_text_encoder(out, scale, args.seed, record, log)
+        vae = train_new_vae(out, scale, args, device, record, log)
+        transformer = new_transformer(scale)
+        first_seed = 2_000_000
+    encoder, vae, transformer = encoder.to(device), vae.to(device), transformer.to(device)
 
     # 4. Transformer.
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=scale.heads, attention_head_dim=scale.head_dim,
-        in_channels=scale.z_dim, out_channels=scale.z_dim, text_dim=scale.text_dim,
-        freq_dim=64, ffn_dim=scale.ffn_dim, num_layers=scale.layers, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024).to(device)
-    stream = ClipStream(scale, scale.transformer_batch, first_seed=2_000_000, workers=args.workers)
+    stream = ClipStream(scale, scale.transformer_batch, first_seed=first_seed, workers=args.workers)
     record["stages"]["transformer"] = train_transformer(
         transformer, vae, tokenizer, encoder, stream, args.transformer_steps,
         args.transformer_minutes, scale, device, log)
+    record["stages"]["transformer"]["clips_seen_end"] = stream.seed - 2_000_000
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
 
     # The Wan2.1 UniPC scheduler, and the pipeline's index.
