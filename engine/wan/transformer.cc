@@ -31,6 +31,16 @@ std::pair<at::Tensor, at::Tensor> AxisRope(int64_t dim, int64_t max_positions) {
 
 at::Tensor GeluTanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
 
+// A branch's output: `compute` of all rows of `x` if nothing is cached, else the cached output
+// with the rows `fresh` (if any) recomputed.
+template <typename Compute>
+at::Tensor BranchOutput(const at::Tensor* cached, const at::Tensor& fresh, const at::Tensor& x,
+                        const Compute& compute) {
+  if (cached == nullptr || !cached->defined()) return compute(x);
+  if (!fresh.defined()) return *cached;
+  return cached->index_copy(1, fresh, compute(x.index_select(1, fresh)));
+}
+
 }  // namespace
 
 at::Tensor Transformer::Linear::operator()(const at::Tensor& x) const {
@@ -428,12 +438,37 @@ at::Tensor Transformer::ScaledDotProduct(const at::Tensor& q, const at::Tensor& 
 
 at::Tensor Transformer::Block(int index, const at::Tensor& hidden, const Conditioning& conditioning,
                               const Rope& rope) const {
-  return SparseBlock(index, hidden, /*selected=*/{}, conditioning, rope, /*lse=*/nullptr);
+  return RunBlock(index, hidden, /*selected=*/{}, conditioning, rope, /*lse=*/nullptr,
+                  /*sequence=*/nullptr, /*cached=*/nullptr, /*fresh=*/{}, /*used=*/nullptr);
 }
 
 at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
                                     const Conditioning& conditioning, const Rope& rope,
                                     at::Tensor* lse, const SequenceParallel* sequence) const {
+  return RunBlock(index, hidden, selected, conditioning, rope, lse, sequence, /*cached=*/nullptr,
+                  /*fresh=*/{}, /*used=*/nullptr);
+}
+
+at::Tensor Transformer::BlockWithCache(int index, const at::Tensor& hidden,
+                                       const Conditioning& conditioning, const Rope& rope,
+                                       const Branches& cached, const at::Tensor& fresh,
+                                       Branches* used) const {
+  return RunBlock(index, hidden, /*selected=*/{}, conditioning, rope, /*lse=*/nullptr,
+                  /*sequence=*/nullptr, &cached, fresh, used);
+}
+
+at::Tensor Transformer::ModulatedInput(int index, const at::Tensor& hidden,
+                                       const Conditioning& conditioning) const {
+  const BlockWeights& w = blocks_.at(index);
+  const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
+  return ModulatedLayerNorm(hidden, {}, {}, /*scale=*/mod[1], /*shift=*/mod[0], config_.eps);
+}
+
+at::Tensor Transformer::RunBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
+                                 const Conditioning& conditioning, const Rope& rope,
+                                 at::Tensor* lse, const SequenceParallel* sequence,
+                                 const Branches* cached, const at::Tensor& fresh,
+                                 Branches* used) const {
   const BlockWeights& w = blocks_.at(index);
   const auto mod = (w.scale_shift_table + conditioning.modulation.to(at::kFloat)).chunk(6, 1);
   const at::Tensor &shift = mod[0], &scale = mod[1], &gate = mod[2];
@@ -442,21 +477,32 @@ at::Tensor Transformer::SparseBlock(int index, const at::Tensor& hidden, const a
 
   // Keys and values need every token's normalised input; everything after the self-attention
   // is per token and runs on the selected rows only.
-  const at::Tensor a = ModulatedLayerNorm(hidden, {}, {}, scale, shift, eps);
-  at::Tensor head_lse;
-  const at::Tensor attended =
-      SelfAttend(w.self_attn, a, selected, rope, lse != nullptr ? &head_lse : nullptr, sequence);
-  if (lse != nullptr) *lse = head_lse.mean(1);
+  at::Tensor attended;
+  if (cached != nullptr && cached->self_attention.defined()) {
+    attended = cached->self_attention;
+  } else {
+    const at::Tensor a = ModulatedLayerNorm(hidden, {}, {}, scale, shift, eps);
+    at::Tensor head_lse;
+    attended =
+        SelfAttend(w.self_attn, a, selected, rope, lse != nullptr ? &head_lse : nullptr, sequence);
+    if (lse != nullptr) *lse = head_lse.mean(1);
+  }
   at::Tensor h = selected.defined() ? hidden.index_select(1, selected) : hidden;
   h = GatedResidual(h, attended, gate);
 
   const at::Tensor n2 = config_.cross_attn_norm
                             ? ModulatedLayerNorm(h, w.norm2_weight, w.norm2_bias, {}, {}, eps)
                             : h;
-  h = GatedResidual(h, CrossAttend(w.cross_attn, n2, conditioning.text, index), {});
+  const at::Tensor crossed = BranchOutput(
+      cached != nullptr ? &cached->cross_attention : nullptr, fresh, n2,
+      [&](const at::Tensor& x) { return CrossAttend(w.cross_attn, x, conditioning.text, index); });
+  h = GatedResidual(h, crossed, {});
 
   const at::Tensor n3 = ModulatedLayerNorm(h, {}, {}, c_scale, c_shift, eps);
-  return GatedResidual(h, FeedForward(w, n3), c_gate);
+  const at::Tensor fed = BranchOutput(cached != nullptr ? &cached->feed_forward : nullptr, fresh,
+                                      n3, [&](const at::Tensor& x) { return FeedForward(w, x); });
+  if (used != nullptr) *used = {attended, crossed, fed};
+  return GatedResidual(h, fed, c_gate);
 }
 
 at::Tensor Transformer::Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid,

@@ -138,6 +138,26 @@ class Transformer {
   at::Tensor SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
                          const Conditioning& conditioning, const Rope& rope, at::Tensor* lse,
                          const SequenceParallel* sequence = nullptr) const;
+  // The outputs of block `index`'s three residual branches, as the block adds them to its
+  // input: the self-attention's (after its output projection, before its gate), the
+  // cross-attention's, and the feed-forward's (before its gate); each [B, S, D], run dtype.
+  struct Branches {
+    at::Tensor self_attention, cross_attention, feed_forward;
+  };
+  // Block() for policies that reuse branch outputs of an earlier step (PAB, ToCa): a branch
+  // defined in `cached` is taken from it instead of computed, except that the cross-attention
+  // and feed-forward rows of the tokens `fresh` ([k] int64, distinct, ascending; undefined means
+  // none) are computed anyway and replace the cached rows. Norms, gates and modulation always
+  // use this step's `conditioning`. With nothing cached it is Block(), kernel for kernel. If
+  // `used` is not null it receives the branch outputs the block added (computed, cached, or
+  // cached with fresh rows), for the caller to keep.
+  at::Tensor BlockWithCache(int index, const at::Tensor& hidden, const Conditioning& conditioning,
+                            const Rope& rope, const Branches& cached, const at::Tensor& fresh,
+                            Branches* used) const;
+  // Block `index`'s modulated, normalised input to its self-attention, [B, S, D] in the run
+  // dtype: the signal TeaCache tracks (on block 0) to decide whether a step can be skipped.
+  at::Tensor ModulatedInput(int index, const at::Tensor& hidden,
+                            const Conditioning& conditioning) const;
   // The output projection of the tokens `hidden` [B, S, D] to the velocity
   // [B, out_channels, F, H, W]; with `sequence`, of this rank's shard, gathered from all ranks.
   at::Tensor Head(const at::Tensor& hidden, const at::Tensor& temb, const Grid& grid,
@@ -163,6 +183,12 @@ class Transformer {
     Linear ffn_in, ffn_out;
   };
 
+  // Block `index` with SparseBlock()'s `selected`, `lse` and `sequence` and BlockWithCache()'s
+  // `cached` (null: nothing cached), `fresh` and `used`.
+  at::Tensor RunBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
+                      const Conditioning& conditioning, const Rope& rope, at::Tensor* lse,
+                      const SequenceParallel* sequence, const Branches* cached,
+                      const at::Tensor& fresh, Branches* used) const;
   // The latents' and timestep's part of ValidateInputs().
   absl::Status ValidateLatents(const at::Tensor& latents, const at::Tensor& timestep) const;
   Transformer(const TransformerConfig& config, std::map<std::string, at::Tensor> weights,

@@ -86,6 +86,82 @@ TEST_F(TransformerGoldenTest, BFloat16RunMatchesDiffusersDtypePolicy) {
   EXPECT_LT(RelativeError(output, Golden("bf16.output"), "bf16_output"), 2e-2);
 }
 
+TEST_F(TransformerGoldenTest, BlockWithCacheReusesTheCachedBranches) {
+  const auto model = LoadModel(at::kFloat);
+  ASSERT_NE(model, nullptr);
+  c10::InferenceMode inference;
+  const Transformer::Rope rope = model->RotaryEmbedding(model->GridOf(latents_));
+  const Transformer::Conditioning earlier = model->Condition(timestep_, text_);
+  const Transformer::Conditioning now = model->Condition(timestep_ - 100, text_);
+  const at::Tensor hidden_earlier = model->PatchEmbed(latents_);
+  const at::Tensor hidden = hidden_earlier * 0.9 + 0.05;
+
+  // Nothing cached: Block() itself; `used` holds the branches it added.
+  Transformer::Branches cache;
+  const at::Tensor first = model->BlockWithCache(0, hidden_earlier, earlier, rope, {}, {}, &cache);
+  EXPECT_TRUE(at::equal(first, model->Block(0, hidden_earlier, earlier, rope)));
+  ASSERT_TRUE(cache.self_attention.defined() && cache.cross_attention.defined() &&
+              cache.feed_forward.defined());
+
+  const at::Tensor dense = model->Block(0, hidden, now, rope);
+  Transformer::Branches current;
+  model->BlockWithCache(0, hidden, now, rope, {}, {}, &current);
+  // A cached branch is taken as given: this step's own branches reproduce the dense block, an
+  // earlier step's change it.
+  EXPECT_TRUE(at::equal(model->BlockWithCache(0, hidden, now, rope, current, {}, nullptr), dense));
+  for (const auto reuse :
+       {&Transformer::Branches::self_attention, &Transformer::Branches::cross_attention,
+        &Transformer::Branches::feed_forward}) {
+    Transformer::Branches cached;
+    cached.*reuse = cache.*reuse;
+    Transformer::Branches used;
+    const at::Tensor out = model->BlockWithCache(0, hidden, now, rope, cached, {}, &used);
+    EXPECT_GT(RelativeError(out, dense, "one_branch_reused"), 1e-5);
+    EXPECT_TRUE(at::equal(used.*reuse, cache.*reuse));
+  }
+
+  // Fresh rows: recomputed from this step's input, the others cached. Every row fresh is the
+  // dense block; some fresh gives the dense rows there and cached branch rows elsewhere.
+  Transformer::Branches token_cache{{}, cache.cross_attention, cache.feed_forward};
+  const int64_t n = hidden.size(1);
+  EXPECT_LT(RelativeError(model->BlockWithCache(0, hidden, now, rope, token_cache,
+                                                at::arange(n, at::kLong), nullptr),
+                          dense, "all_fresh"),
+            1e-6);
+  const at::Tensor fresh = at::arange(0, n, 3, at::kLong);
+  Transformer::Branches used;
+  const at::Tensor partial = model->BlockWithCache(0, hidden, now, rope, token_cache, fresh, &used);
+  EXPECT_LT(
+      RelativeError(partial.index_select(1, fresh), dense.index_select(1, fresh), "fresh_rows"),
+      1e-6);
+  EXPECT_GT(RelativeError(partial, dense, "cached_rows"), 1e-3);
+  const at::Tensor stale = at::ones({n}, at::kBool).index_fill(0, fresh, false);
+  EXPECT_TRUE(at::equal(used.feed_forward.index({at::indexing::Slice(), stale}),
+                        cache.feed_forward.index({at::indexing::Slice(), stale})));
+  EXPECT_TRUE(at::equal(used.cross_attention.index({at::indexing::Slice(), stale}),
+                        cache.cross_attention.index({at::indexing::Slice(), stale})));
+  EXPECT_FALSE(at::equal(used.feed_forward, cache.feed_forward));
+}
+
+TEST_F(TransformerGoldenTest, ModulatedInputIsTheModulatedLayerNorm) {
+  const auto model = LoadModel(at::kFloat);
+  ASSERT_NE(model, nullptr);
+  c10::InferenceMode inference;
+  ASSERT_OK_AND_ASSIGN(const auto weights,
+                       Checkpoint::Open(RunfilePath("tests/golden/wan_tiny/transformer"),
+                                        "diffusion_pytorch_model"));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor table,
+                       weights->Load("blocks.1.scale_shift_table", at::kFloat));
+  const Transformer::Conditioning conditioning = model->Condition(timestep_, text_);
+  const at::Tensor hidden = model->PatchEmbed(latents_);
+  const auto mod = (table + conditioning.modulation).chunk(6, 1);
+  const at::Tensor expected =
+      at::layer_norm(hidden, {hidden.size(-1)}, {}, {}, model->config().eps) * (1 + mod[1]) +
+      mod[0];
+  EXPECT_LT(RelativeError(model->ModulatedInput(1, hidden, conditioning), expected, "modulated"),
+            1e-6);
+}
+
 TEST_F(TransformerGoldenTest, ValidateInputsNamesTheBadInput) {
   const auto model = LoadModel(at::kFloat);
   ASSERT_NE(model, nullptr);
