@@ -81,35 +81,43 @@ CFG_DROPOUT = 0.1
 FLOW_SHIFT = 3.0  # The Wan2.1 480p scheduler's (tests/golden/wan_tiny/scheduler).
 
 
-def render(seeds, scale: Scale) -> torch.Tensor:
-    """Clips `seeds` as float [B, 3, F, H, W] in [-1, 1], and their captions."""
-    videos, captions = [], []
-    for seed in seeds:
-        video, caption, _ = clips.make_clip(int(seed), scale.frames, scale.height, scale.width)
-        videos.append(video)
-        captions.append(caption)
-    x = torch.from_numpy(np.stack(videos)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
-    return x, captions
-
-
-def _render_job(args):
-    return render(*args)
+def _render_clip(args):
+    seed, scale = args
+    video, caption, _ = clips.make_clip(seed, scale.frames, scale.height, scale.width)
+    return video, caption
 
 
 class ClipStream:
-    """Batches of clips rendered by worker processes, from consecutive seeds."""
+    """Batches of clips from consecutive seeds, rendered clip by clip by worker processes, the
+    next group of batches always in flight while the current one trains."""
 
     def __init__(self, scale: Scale, batch: int, first_seed: int, workers: int):
         self.scale, self.batch, self.seed = scale, batch, first_seed
         # Spawned, not forked: forking after LibTorch started its threads can deadlock.
         self.pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+        self.pending = None  # (count, AsyncResult) of the next group.
+
+    def _start(self, count: int):
+        jobs = [(seed, self.scale) for seed in range(self.seed, self.seed + count * self.batch)]
+        self.seed += count * self.batch
+        if self.pool is None:
+            return count, [_render_clip(job) for job in jobs]
+        return count, self.pool.map_async(_render_clip, jobs, chunksize=2)
 
     def next(self, count: int):
-        jobs = []
-        for _ in range(count):
-            jobs.append((list(range(self.seed, self.seed + self.batch)), self.scale))
-            self.seed += self.batch
-        return self.pool.map(_render_job, jobs) if self.pool else [_render_job(j) for j in jobs]
+        """`count` batches of (float [B, 3, F, H, W] in [-1, 1], captions)."""
+        if self.pending is None or self.pending[0] != count:
+            self.pending = self._start(count)
+        result = self.pending[1]
+        rendered = result if isinstance(result, list) else result.get()
+        self.pending = self._start(count)
+        batches = []
+        for i in range(count):
+            part = rendered[i * self.batch:(i + 1) * self.batch]
+            x = torch.from_numpy(np.stack([video for video, _ in part]))
+            batches.append((x.permute(0, 4, 1, 2, 3).float() / 127.5 - 1,
+                            [caption for _, caption in part]))
+        return batches
 
 
 def caption_corpus(count: int):
@@ -208,8 +216,9 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
     generator = torch.Generator(device="cpu").manual_seed(1)
 
     def loss_of(x, captions):
-        with torch.no_grad():
-            latents = (vae.encode(x.to(device)).latent_dist.mode() - mean) / std
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                             enabled=device.type == "cuda"):
+            latents = (vae.encode(x.to(device)).latent_dist.mode().float() - mean) / std
             text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
             drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
             text[drop.to(device)] = empty[0]
@@ -294,6 +303,8 @@ def main(argv=None) -> int:
     scale = SCALES[args.scale]
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
+    # The VAE's 3-D convolutions: let cuDNN pick the fastest algorithm for the fixed clip size.
+    torch.backends.cudnn.benchmark = True
     out = args.out
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
