@@ -1,8 +1,9 @@
 // Acceleration policies beside ASTRAEA (issue 10): training-free schemes that skip part of the
-// transformer's work at some denoising steps by reusing results of earlier steps. Each is an
-// immutable Policy (its settings, bound to a Transformer that must outlive it) that starts one
-// BranchRun per CFG branch of a job; the run holds that branch's caches through the job's steps
-// and is used by one thread at a time.
+// transformer's work at some denoising steps by reusing results of earlier steps. A Policy is a
+// plain, immutable value of settings: it holds no model, so one policy may serve any number of
+// models, jobs and threads at once. Start() begins one BranchRun per CFG branch of a job on a
+// Transformer that the run borrows (it must outlive the run; the run does not need the policy);
+// the run holds that branch's caches through the job's steps and is used by one thread at a time.
 //
 //   PAB (pab.h)              attention outputs broadcast over ranges of steps
 //   ToCa (toca.h)            token-wise caching of cross-attention and feed-forward rows
@@ -50,11 +51,19 @@ class Policy {
  public:
   virtual ~Policy() = default;
 
-  // The settings, e.g. "pab(self=2,cross=6,skip_ends=0.15)".
+  // The settings, e.g. "pab(self=2,cross=6,untouched=0.15)", in the grammar
+  //   description := name "(" [entry ("," entry)*] ")"
+  //   entry       := key "=" value
+  //   value       := number | "[" [number ("," number)*] "]"
+  // with no spaces; name and key are lower-case identifiers ([a-z_][a-z0-9_]*), and numbers are
+  // finite decimals, possibly with an exponent ("2", "0.15", "1e-05"), written by FormatNumber
+  // (reuse.h) so that std::strtod reads back exactly the setting.
   virtual std::string Describe() const = 0;
-  // State for one branch of a job of `steps` denoising steps. INVALID_ARGUMENT if the settings
-  // do not fit that many steps.
-  virtual absl::StatusOr<std::unique_ptr<BranchRun>> Start(int steps) const = 0;
+  // State for one branch of a job of `steps` denoising steps on `transformer`, which must
+  // outlive the run. INVALID_ARGUMENT if the settings do not fit `steps` (steps < 1 included)
+  // or the model, e.g. Δ-DiT's cached_blocks above the model's num_layers.
+  virtual absl::StatusOr<std::unique_ptr<BranchRun>> Start(const wan::Transformer& transformer,
+                                                           int steps) const = 0;
 };
 
 }  // namespace videogen::engine::accel

@@ -4,6 +4,11 @@ namespace videogen::engine::accel {
 
 BlockWork DenseBlockWork(int64_t tokens) { return {tokens, tokens, tokens, tokens}; }
 
+BlockWork SparseBlockWork(int64_t tokens, int64_t selected) {
+  if (selected == 0) return {};
+  return {selected, tokens, selected, selected};
+}
+
 double BlockFlops(const wan::TransformerConfig& config, int64_t text_tokens,
                   const BlockWork& work) {
   const double d = static_cast<double>(config.dim());

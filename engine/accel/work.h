@@ -31,6 +31,10 @@ struct BlockWork {
 
 // Every branch of a block over all `tokens`.
 BlockWork DenseBlockWork(int64_t tokens);
+// ASTRAEA's sparse-query block (Transformer::SparseBlock) computing `selected` of `tokens`
+// (0 <= selected <= tokens): keys and values of all tokens, the rest on the selected rows; no
+// work at all when nothing is selected (the block is skipped).
+BlockWork SparseBlockWork(int64_t tokens, int64_t selected);
 
 // The operations of `work` on a model of `config` with `text_tokens` text tokens (the
 // cross-attention's K/V are counted only if the block computed any cross-attention row).

@@ -29,6 +29,11 @@ TEST(WorkTest, SkippedBranchesCostNothingAndPartialRowsScale) {
   BlockWork sparse{100, 1000, 0, 0};
   EXPECT_DOUBLE_EQ(BlockFlops(config, 512, sparse),
                    4 * 100 * d * d + 4 * 1000 * d * d + 4 * 100 * 1000 * d);
+  EXPECT_DOUBLE_EQ(BlockFlops(config, 512, SparseBlockWork(1000, 100)),
+                   BlockFlops(config, 512, BlockWork{100, 1000, 100, 100}));
+  EXPECT_EQ(BlockFlops(config, 512, SparseBlockWork(1000, 0)), 0.0);
+  EXPECT_DOUBLE_EQ(BlockFlops(config, 512, SparseBlockWork(1000, 1000)),
+                   BlockFlops(config, 512, DenseBlockWork(1000)));
   BlockWork mlp_only{0, 0, 0, 10};
   EXPECT_DOUBLE_EQ(BlockFlops(config, 512, mlp_only), 4 * 10 * d * 8960);
   BlockWork cross_only{0, 0, 10, 0};
