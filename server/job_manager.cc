@@ -390,7 +390,11 @@ void JobManager::RunJob(EngineState& engine_state, const std::string& id) {
     record.set_state(videogen::v1::JOB_STATE_RUNNING);
     record.set_queue_position(0);
     *record.mutable_start_time() = ToProto(now);
-    *record.mutable_schedule() = plan.ref;
+    if (plan.acceleration == nullptr) {
+      *record.mutable_schedule() = plan.ref;
+    } else {
+      record.clear_schedule();  // An acceleration policy runs without a schedule.
+    }
     record.set_steps_done(0);
     record.set_tokens_computed(0);
     record.set_dense_tokens(0);

@@ -166,6 +166,25 @@ TEST_F(JobManagerTest, ABudgetRunsTheFallbackScheduleAndComputesFewerTokens) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("budget")));
 }
 
+TEST_F(JobManagerTest, AnAccelerationPolicyRunsWithoutASchedule) {
+  ASSERT_OK_AND_ASSIGN(auto manager, NewManager());
+  VideoJobSpec spec = Spec(6);
+  spec.set_acceleration("pab(self=2,cross=3,untouched=0)");
+  auto recorder = std::make_shared<Recorder>();
+  ASSERT_OK_AND_ASSIGN(const JobManager::Submitted submitted, manager->Submit(spec));
+  EXPECT_EQ(submitted.job.spec().acceleration(), "pab(self=2,cross=3,untouched=0)");
+  ASSERT_OK(manager->Watch(submitted.job.id(), recorder).status());
+  const VideoJob job = recorder->AwaitResult().back().result();
+  ASSERT_EQ(job.state(), videogen::v1::JOB_STATE_SUCCEEDED) << job.error_message();
+  EXPECT_FALSE(job.has_schedule());
+  EXPECT_GT(job.tokens_computed(), 0);
+  EXPECT_LT(job.tokens_computed(), job.dense_tokens());
+
+  // Settings that do not fit the job are refused at admission.
+  spec.set_acceleration("delta_dit");  // Its window ends at step 45.
+  EXPECT_THAT(manager->Submit(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("45")));
+}
+
 TEST_F(JobManagerTest, AJobRunsTheRegistrysSearchedScheduleAndNamesIt) {
   videogen::v1::Schedule searched;
   auto* key = searched.mutable_key();

@@ -4,6 +4,7 @@
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
+#include "engine/accel/policies.h"
 #include "engine/common/status_macros.h"
 #include "engine/video/mp4_writer.h"
 
@@ -63,6 +64,17 @@ absl::StatusOr<at::Tensor> JobRunner::Generate(
 }
 
 absl::StatusOr<PlannedSchedule> JobRunner::PlanSchedule(const VideoJobSpec& spec) const {
+  if (!spec.acceleration().empty()) {
+    if (group_.leader != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "acceleration ", spec.acceleration(),
+          " runs on single-GPU engines only; this server's engines are multi-GPU groups"));
+    }
+    PlannedSchedule plan;
+    VG_ASSIGN_OR_RETURN(plan.acceleration, engine::accel::ParsePolicy(spec.acceleration()));
+    VG_RETURN_IF_ERROR(plan.acceleration->Start(pipeline_->transformer(), spec.steps()).status());
+    return plan;
+  }
   videogen::v1::ScheduleKey key;
   key.set_model_id(model_);
   key.set_height(spec.height());
@@ -95,6 +107,7 @@ absl::StatusOr<videogen::v1::VideoOutput> JobRunner::Run(const std::string& id,
                                                          const Callbacks& callbacks) const {
   engine::wan::GenerateRequest request = ToRequest(spec);
   request.schedule = plan.schedule;
+  request.acceleration = plan.acceleration;
   const auto on_stage = [&](engine::wan::Stage stage) {
     if (callbacks.on_stage) callbacks.on_stage(ToJobStage(stage));
   };

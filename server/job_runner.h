@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/accel/policy.h"
 #include "engine/astraea/schedule.h"
 #include "engine/parallel/engine_group.h"
 #include "engine/video/mp4_writer.h"
@@ -28,11 +29,13 @@
 
 namespace videogen::server {
 
-// The schedule a job runs with: the engine's schedule (unset for the dense model) and what the
-// job record says about it.
+// How a job's transformer work is cut: the engine's schedule (unset for the dense model) and
+// what the job record says about it, or a baseline acceleration policy (the spec's
+// `acceleration`; then no schedule and an empty ref).
 struct PlannedSchedule {
   std::optional<engine::astraea::BudgetSchedule> schedule;
   videogen::v1::ScheduleRef ref;
+  std::shared_ptr<const engine::accel::Policy> acceleration;
 };
 
 // Where a runner's denoising runs when the server leads an engine group
@@ -62,7 +65,9 @@ class JobRunner {
             EngineGroupSlot group = {});
 
   // The schedule for a normalised spec, from the registry. Its errors (INVALID_ARGUMENT if the
-  // budget cannot be met, DATA_LOSS for a corrupted stored schedule).
+  // budget cannot be met, DATA_LOSS for a corrupted stored schedule). A spec with an
+  // acceleration gets its policy instead: INVALID_ARGUMENT if the policy does not fit the
+  // spec's steps or this model, or the runner drives an engine group.
   absl::StatusOr<PlannedSchedule> PlanSchedule(const videogen::v1::VideoJobSpec& spec) const;
 
   // Runs job `id` (a normalised spec) with `plan` and stores its result (ResultStore::PathOf).

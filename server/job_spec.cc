@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/accel/policies.h"
 
 namespace videogen::server {
 namespace {
@@ -145,6 +146,17 @@ absl::StatusOr<VideoJobSpec> NormalizeJobSpec(const VideoJobSpec& spec,
   if (out.budget() < limits.min_budget()) {
     return Invalid("budget", absl::StrCat("= ", out.budget(), " is below this server's minimum ",
                                           limits.min_budget()));
+  }
+  if (!out.acceleration().empty()) {
+    absl::StatusOr<std::shared_ptr<const engine::accel::Policy>> policy =
+        engine::accel::ParsePolicy(out.acceleration());
+    if (!policy.ok()) return Invalid("acceleration", policy.status().message());
+    if (out.budget() != 1.0f) {
+      return Invalid(
+          "acceleration",
+          absl::StrCat("replaces the token budget: budget must be 1, got ", out.budget()));
+    }
+    out.set_acceleration((*policy)->Describe());
   }
   if (absl::Status s = CheckRange("priority", -10, 10, out.priority()); !s.ok()) return s;
   if (out.output_format() == videogen::v1::OUTPUT_FORMAT_UNSPECIFIED) {

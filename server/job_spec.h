@@ -13,7 +13,7 @@
 namespace videogen::server {
 
 // Returns `spec` with its defaults applied (model, size, frames, fps, steps, guidance, budget,
-// output format; `random_seed` if the seed is unset). `config` must have its defaults applied
+// output format; `random_seed` if the seed is unset; an acceleration with all its settings). `config` must have its defaults applied
 // (ParseServerConfig does). INVALID_ARGUMENT naming the field and its allowed values for a bad
 // field (prompts must be valid UTF-8 within the prompt limit; idempotency keys printable ASCII);
 // NOT_FOUND for a model the server does not serve.

@@ -110,6 +110,14 @@ TEST_F(JobSpecTest, RejectsEveryBadFieldByName) {
        "idempotency_key has 129 bytes"},
       {[](VideoJobSpec& s) { s.set_idempotency_key("tab\there"); },
        "idempotency_key must be printable ASCII"},
+      {[](VideoJobSpec& s) { s.set_acceleration("fastcache"); },
+       "acceleration unknown acceleration 'fastcache'"},
+      {[](VideoJobSpec& s) { s.set_acceleration("pab(self=0)"); }, "acceleration broadcast"},
+      {[](VideoJobSpec& s) {
+         s.set_acceleration("pab");
+         s.set_budget(0.5f);
+       },
+       "acceleration replaces the token budget: budget must be 1, got 0.5"},
   };
   for (const auto& c : cases) {
     VideoJobSpec spec = spec_;
@@ -128,6 +136,13 @@ TEST_F(JobSpecTest, TheServersMinimumBudgetIsEnforced) {
   EXPECT_THAT(NormalizeJobSpec(spec_, config_, 1),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("budget = 0.3 is below this server's minimum 0.4")));
+}
+
+TEST_F(JobSpecTest, AnAccelerationIsRecordedWithAllItsSettings) {
+  spec_.set_acceleration(" toca( reuse=0.85 )");
+  ASSERT_OK_AND_ASSIGN(const VideoJobSpec out, NormalizeJobSpec(spec_, config_, 1));
+  EXPECT_EQ(out.acceleration(), "toca(interval=2,reuse=0.85)");
+  EXPECT_FLOAT_EQ(out.budget(), 1.0f);
 }
 
 TEST_F(JobSpecTest, UnknownModelIsNotFound) {

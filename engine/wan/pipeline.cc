@@ -1,5 +1,7 @@
 #include "engine/wan/pipeline.h"
 
+#include <cmath>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -86,11 +88,14 @@ absl::StatusOr<bool> Pipeline::AnyRank(bool stop, const std::string& what) const
   return any;
 }
 
-absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(
-    const std::string& model_dir, c10::ScalarType dtype, const at::Device& device,
-    const parallel::ParallelContext* parallel) {
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& model_dir,
+                                                         c10::ScalarType dtype,
+                                                         const at::Device& device,
+                                                         const parallel::ParallelContext* parallel,
+                                                         const astraea::SparseOptions& sparse) {
   Components components;
   components.parallel = parallel;
+  components.sparse = sparse;
   if (parallel == nullptr || parallel->rank() == 0) {
     VG_ASSIGN_OR_RETURN(components.tokenizer, text::Tokenizer::Load(model_dir + "/tokenizer"));
     VG_ASSIGN_OR_RETURN(components.text_encoder,
@@ -168,6 +173,19 @@ absl::Status Pipeline::Validate(const GenerateRequest& r) const {
     VG_RETURN_IF_ERROR(r.schedule->Validate(r.steps));
     VG_RETURN_IF_ERROR(sparse_->NewState(*r.schedule).status());
   }
+  if (r.acceleration != nullptr) {
+    if (r.schedule.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a request takes a budget schedule or an acceleration policy, not both (got ",
+          r.acceleration->Describe(), " and a schedule)"));
+    }
+    if (components_.parallel != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("acceleration policy ",
+                                                     r.acceleration->Describe(),
+                                                     " runs on single-process engines only"));
+    }
+    VG_RETURN_IF_ERROR(r.acceleration->Start(*components_.transformer, r.steps).status());
+  }
   return absl::OkStatus();
 }
 
@@ -205,10 +223,16 @@ int64_t Pipeline::Trajectory::StateBytes() const {
   int64_t bytes = latents_.numel() * static_cast<int64_t>(latents_.element_size());
   if (prompt_state_.has_value()) bytes += prompt_state_->CacheBytes();
   if (negative_state_.has_value()) bytes += negative_state_->CacheBytes();
+  if (prompt_run_ != nullptr) bytes += prompt_run_->CacheBytes();
+  if (negative_run_ != nullptr) bytes += negative_run_->CacheBytes();
   return bytes;
 }
 
 absl::StatusOr<Pipeline::Trajectory> Pipeline::Trajectory::Branch() const {
+  if (prompt_run_ != nullptr || negative_run_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "a trajectory under an acceleration policy cannot be branched");
+  }
   Trajectory copy;
   copy.steps_ = steps_;
   copy.step_ = step_;
@@ -268,6 +292,13 @@ absl::StatusOr<Pipeline::Trajectory> Pipeline::StartTrajectory(const GenerateReq
       VG_ASSIGN_OR_RETURN(run.negative_state_, sparse_->NewState(*request.schedule, open_ended));
     }
   }
+  if (request.acceleration != nullptr) {
+    VG_ASSIGN_OR_RETURN(run.prompt_run_, request.acceleration->Start(transformer, request.steps));
+    if (run.guided_) {
+      VG_ASSIGN_OR_RETURN(run.negative_run_,
+                          request.acceleration->Start(transformer, request.steps));
+    }
+  }
   run.dense_step_tokens_ = transformer.GridOf(run.latents_).tokens() *
                            transformer.config().num_layers * (run.guided_ ? 2 : 1);
   return run;
@@ -294,7 +325,9 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
   const c10::DeviceGuard device_guard(transformer.device());
   auto predict = [&](const at::Tensor& input, const at::Tensor& t,
                      const Transformer::TextContext& text,
-                     std::optional<astraea::SparseState>& state) -> absl::StatusOr<at::Tensor> {
+                     std::optional<astraea::SparseState>& state,
+                     accel::BranchRun* accelerated) -> absl::StatusOr<at::Tensor> {
+    if (accelerated != nullptr) return accelerated->Forward(input, t, text);
     if (!state.has_value()) return transformer.Forward(input, t, text);
     return sparse_->Forward(input, t, text, *state);
   };
@@ -303,10 +336,21 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
     return (run.prompt_state_ ? run.prompt_state_->tokens_computed() : 0) +
            (run.negative_state_ ? run.negative_state_->tokens_computed() : 0);
   };
+  // An acceleration policy's work, as (FLOPs, dense FLOPs) of both branches so far.
+  auto flops_so_far = [&] {
+    std::pair<double, double> flops{0, 0};
+    for (const accel::BranchRun* branch : {run.prompt_run_.get(), run.negative_run_.get()}) {
+      if (branch == nullptr) continue;
+      flops.first += branch->flops();
+      flops.second += branch->dense_flops();
+    }
+    return flops;
+  };
   const int i = run.step_;
   at::Tensor noise_pred;
   absl::Status predicted;
   const int64_t tokens_before = tokens_so_far();
+  const std::pair<double, double> flops_before = flops_so_far();
   VG_RETURN_IF_ERROR(RunTorch(absl::StrCat("denoising step ", i + 1), [&] {
     c10::InferenceMode inference;
     const at::Tensor input = run.latents_.to(transformer.dtype());
@@ -327,7 +371,8 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
       }
       return;
     }
-    absl::StatusOr<at::Tensor> cond = predict(input, t, run.prompt_text_, run.prompt_state_);
+    absl::StatusOr<at::Tensor> cond =
+        predict(input, t, run.prompt_text_, run.prompt_state_, run.prompt_run_.get());
     if (!cond.ok()) {
       predicted = cond.status();
       return;
@@ -337,7 +382,7 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
       // diffusers: two passes, combined in the transformer's dtype. (One batch-2 pass is not
       // faster on the H100: 262.5 ms against 2 x 128.7 ms at N = 14040, bench/results/.)
       absl::StatusOr<at::Tensor> uncond =
-          predict(input, t, run.negative_text_, run.negative_state_);
+          predict(input, t, run.negative_text_, run.negative_state_, run.negative_run_.get());
       if (!uncond.ok()) {
         predicted = uncond.status();
         return;
@@ -355,6 +400,12 @@ absl::StatusOr<StepEvent> Pipeline::Advance(Trajectory& run, std::optional<int> 
   VG_ASSIGN_OR_RETURN(run.latents_, *std::move(next));
   ++run.step_;
   int64_t step_tokens = scheduled ? tokens_so_far() - tokens_before : run.dense_step_tokens_;
+  if (run.prompt_run_ != nullptr) {
+    const std::pair<double, double> flops = flops_so_far();
+    step_tokens =
+        std::llround(static_cast<double>(run.dense_step_tokens_) *
+                     (flops.first - flops_before.first) / (flops.second - flops_before.second));
+  }
   if (scheduled && components_.parallel != nullptr) {
     VG_RETURN_IF_ERROR(RunTorch("counting the group's tokens", [&] {
       at::Tensor count =

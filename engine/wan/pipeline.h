@@ -30,6 +30,7 @@
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/accel/policy.h"
 #include "engine/astraea/schedule.h"
 #include "engine/astraea/sparse_transformer.h"
 #include "engine/parallel/parallel_context.h"
@@ -57,6 +58,9 @@ struct GenerateRequest {
   // ASTRAEA: the fraction of tokens each transformer block computes at each step (`steps`
   // entries). Unset runs the dense model.
   std::optional<astraea::BudgetSchedule> schedule;
+  // A baseline acceleration (PAB, ToCa, Δ-DiT, TeaCache: engine/accel/policy.h) instead of a
+  // schedule; single-process pipelines only. Null runs the dense model (or the schedule).
+  std::shared_ptr<const accel::Policy> acceleration;
 };
 
 // The stages of a generation, in order (JobStage in the API).
@@ -66,7 +70,9 @@ struct StepEvent {
   int step = 0;  // 1-based: the number of steps completed.
   int total_steps = 0;
   // Tokens the transformer blocks computed in this step, summed over blocks and CFG branches,
-  // and the same for the dense model (tokens x blocks x branches).
+  // and the same for the dense model (tokens x blocks x branches). Under an acceleration policy,
+  // which skips branches of blocks rather than tokens, the dense count scaled by the step's
+  // share of the dense FLOPs (engine/accel/work.h).
   int64_t tokens_computed = 0;
   int64_t dense_tokens = 0;
 };
@@ -85,10 +91,12 @@ class Pipeline {
     int steps() const { return steps_; }
     // The latents after steps_done() steps, float32.
     const at::Tensor& latents() const { return latents_; }
-    // Bytes a Branch() of this run allocates on its device (the ASTRAEA states and latents).
+    // Bytes a Branch() of this run allocates on its device (the ASTRAEA states or acceleration
+    // caches, and the latents).
     int64_t StateBytes() const;
     // An independent copy of this run's state (the ASTRAEA states deep-copied; immutable tensors
-    // shared). INTERNAL if LibTorch fails to copy.
+    // shared). INTERNAL if LibTorch fails to copy; FAILED_PRECONDITION for a run under an
+    // acceleration policy, whose caches are not copied.
     absl::StatusOr<Trajectory> Branch() const;
 
    private:
@@ -105,6 +113,7 @@ class Pipeline {
     at::Tensor latents_;
     Transformer::TextContext prompt_text_, negative_text_;
     std::optional<astraea::SparseState> prompt_state_, negative_state_;
+    std::unique_ptr<accel::BranchRun> prompt_run_, negative_run_;
   };
 
   // Called after every denoising step, on the calling thread. Must not block for long.
@@ -140,14 +149,17 @@ class Pipeline {
   // (the text encoder and transformer in `dtype` with their keep-in-fp32 rules, the VAE in
   // float32 as diffusers runs it, all on `device`). With `parallel` (Components::parallel), ranks
   // other than 0 skip the tokenizer and text encoder and read only the VAE's configuration.
+  // `sparse` is Components::sparse (e.g. an ASTRAEA ablation mode for comparisons).
   static absl::StatusOr<std::unique_ptr<Pipeline>> Load(
       const std::string& model_dir, c10::ScalarType dtype, const at::Device& device,
-      const parallel::ParallelContext* parallel = nullptr);
+      const parallel::ParallelContext* parallel = nullptr,
+      const astraea::SparseOptions& sparse = {});
 
   const Transformer& transformer() const { return *components_.transformer; }
 
   // INVALID_ARGUMENT naming the field and the allowed values (a schedule must have `steps`
-  // entries).
+  // entries; an acceleration policy must fit `steps`, and cannot go with a schedule or run on
+  // an engine group).
   absl::Status Validate(const GenerateRequest& request) const;
 
   // The pipeline's prompt_embeds for one prompt: [1, max_length, text_dim], rows past the

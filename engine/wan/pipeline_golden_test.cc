@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ATen/ATen.h"
+#include "engine/accel/policies.h"
 #include "engine/wan/pipeline.h"
 #include "engine/weights/checkpoint.h"
 #include "gmock/gmock.h"
@@ -103,6 +104,49 @@ TEST_F(PipelineGoldenTest, BudgetScheduleComputesFewerTokensAndDenseScheduleIsDe
   ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Uniform(5, 0.5));
   EXPECT_THAT(pipeline_->GenerateLatents(request_, nullptr, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("5 steps, expected 4")));
+}
+
+TEST_F(PipelineGoldenTest, AccelerationPoliciesRunInPlaceOfTheDenseModel) {
+  ASSERT_OK_AND_ASSIGN(const at::Tensor dense, pipeline_->GenerateLatents(request_, {}, {}));
+  std::vector<int64_t> tokens;
+  auto record = [&](const StepEvent& e) {
+    tokens.push_back(e.tokens_computed);
+    EXPECT_EQ(e.dense_tokens, 48);
+  };
+  // With its reuse off a policy is the dense model.
+  ASSERT_OK_AND_ASSIGN(request_.acceleration,
+                       accel::ParsePolicy("pab(self=1,cross=1,untouched=0)"));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor off, pipeline_->GenerateLatents(request_, record, {}));
+  EXPECT_TRUE(at::equal(off, dense));
+  EXPECT_THAT(tokens, ElementsAre(48, 48, 48, 48));
+
+  // ToCa: steps 1 and 3 (0-based) reuse; their token count is the dense one scaled by their
+  // share of the dense FLOPs.
+  tokens.clear();
+  ASSERT_OK_AND_ASSIGN(request_.acceleration, accel::ParsePolicy("toca(reuse=0.5)"));
+  ASSERT_OK_AND_ASSIGN(const at::Tensor toca, pipeline_->GenerateLatents(request_, record, {}));
+  ASSERT_EQ(tokens.size(), 4u);
+  EXPECT_EQ(tokens[0], 48);
+  EXPECT_EQ(tokens[2], 48);
+  EXPECT_GT(tokens[1], 0);
+  EXPECT_LT(tokens[1], 48);
+  EXPECT_EQ(tokens[3], tokens[1]);
+  const double error = RelativeError(toca, dense, "toca_rel_err");
+  EXPECT_GT(error, 0.0);
+  EXPECT_LT(error, 0.5);
+
+  ASSERT_OK_AND_ASSIGN(Pipeline::Trajectory run, pipeline_->StartTrajectory(request_));
+  EXPECT_THAT(run.Branch(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("acceleration policy cannot be branched")));
+
+  ASSERT_OK_AND_ASSIGN(request_.schedule, astraea::BudgetSchedule::Uniform(4, 0.5));
+  EXPECT_THAT(pipeline_->GenerateLatents(request_, nullptr, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a budget schedule or an acceleration policy, not both")));
+  request_.schedule.reset();
+  ASSERT_OK_AND_ASSIGN(request_.acceleration, accel::ParsePolicy("delta_dit"));
+  EXPECT_THAT(pipeline_->GenerateLatents(request_, nullptr, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(PipelineGoldenTest, GeneratedFramesMatchDiffusers) {

@@ -124,6 +124,7 @@ absl::StatusOr<videogen::v1::VideoJobSpec> BuildSpec(const SpecValues& values) {
   spec.set_steps(values.steps);
   spec.set_guidance_scale(static_cast<float>(values.guidance_scale));
   spec.set_budget(static_cast<float>(values.budget));
+  spec.set_acceleration(values.acceleration);
   spec.set_priority(values.priority);
   spec.set_idempotency_key(values.idempotency_key);
   if (values.seed >= 0) spec.set_seed(static_cast<uint64_t>(values.seed));
@@ -289,6 +290,9 @@ std::string DescribeJob(const videogen::v1::VideoJob& job) {
       spec.model(), spec.width(), spec.height(), spec.frames(), spec.fps(), spec.steps(),
       spec.guidance_scale(), spec.budget(), spec.seed(),
       spec.output_format() == videogen::v1::OUTPUT_FORMAT_RAW_FRAMES ? "raw frames" : "mp4");
+  if (!spec.acceleration().empty()) {
+    absl::StrAppend(&out, "accel    ", spec.acceleration(), "\n");
+  }
   absl::StrAppend(&out, "steps    ", job.steps_done(), "/", job.steps_total(), "\n");
   if (const std::string share = TokenShare(job.tokens_computed(), job.dense_tokens());
       !share.empty()) {

@@ -24,6 +24,7 @@ struct SpecValues {
   std::string prompt, negative_prompt, model, format, idempotency_key;
   int height = 0, width = 0, frames = 0, fps = 0, steps = 0, priority = 0;
   double guidance_scale = 0, budget = 0;
+  std::string acceleration;
   int64_t seed = -1;  // -1: the server draws one.
 };
 

@@ -63,6 +63,9 @@ ABSL_FLAG(int, steps, 0, "generate/submit: denoising steps (default 50).");
 ABSL_FLAG(double, guidance_scale, 0, "generate/submit: guidance scale (default 5).");
 ABSL_FLAG(int64_t, seed, -1, "generate/submit: noise seed (default: the server draws one).");
 ABSL_FLAG(double, budget, 0, "generate/submit: token budget in (0, 1]; 1 = dense (default).");
+ABSL_FLAG(std::string, acceleration, "",
+          "generate/submit: a baseline acceleration instead of a budget, e.g. pab or "
+          "toca(reuse=0.85) (engine/accel/README.md).");
 ABSL_FLAG(int, priority, 0, "generate/submit: priority in [-10, 10].");
 ABSL_FLAG(std::string, format, "", "generate/submit: mp4 (default) or raw (RGB frames).");
 ABSL_FLAG(std::string, idempotency_key, "", "generate/submit: key making retries safe.");
@@ -369,6 +372,7 @@ absl::StatusOr<videogen::v1::VideoJobSpec> SpecFromFlags() {
   values.priority = absl::GetFlag(FLAGS_priority);
   values.guidance_scale = absl::GetFlag(FLAGS_guidance_scale);
   values.budget = absl::GetFlag(FLAGS_budget);
+  values.acceleration = absl::GetFlag(FLAGS_acceleration);
   values.seed = absl::GetFlag(FLAGS_seed);
   return BuildSpec(values);
 }
@@ -626,10 +630,9 @@ int Schedules(const std::shared_ptr<grpc::Channel>& channel, const std::vector<c
     const std::string json((std::istreambuf_iterator<char>(file)),
                            std::istreambuf_iterator<char>());
     videogen::v1::ListSchedulesResponse all;
-    if (const auto parsed = google::protobuf::util::JsonStringToMessage(json, &all);
-        !parsed.ok()) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat(arg, ": ", std::string(parsed.message()))));
+    if (const auto parsed = google::protobuf::util::JsonStringToMessage(json, &all); !parsed.ok()) {
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat(arg, ": ", std::string(parsed.message()))));
     }
     for (const auto& schedule : all.schedules()) {
       videogen::v1::PutScheduleRequest request;
@@ -670,8 +673,8 @@ std::string DescribeSearch(const videogen::v1::SearchJob& search) {
   }
   for (const auto& r : search.results()) {
     absl::StrAppend(&out, "result   budget ", r.budget(), ": schedule ", r.schedule_id(),
-                    " version ", r.schedule_version(), ", MSE ", r.fitness_mse(),
-                    " (fallback ", r.fallback_fitness_mse(), ")\n");
+                    " version ", r.schedule_version(), ", MSE ", r.fitness_mse(), " (fallback ",
+                    r.fallback_fitness_mse(), ")\n");
   }
   if (search.error_code() != 0) absl::StrAppend(&out, "error    ", search.error_message(), "\n");
   return out;
@@ -683,7 +686,8 @@ int Searches(const std::shared_ptr<grpc::Channel>& channel, const std::vector<ch
   const std::string sub = args.size() > 2 ? args[2] : "";
   const bool takes_id = sub == "get" || sub == "watch" || sub == "cancel";
   if (args.size() != (takes_id ? 4u : 3u)) {
-    return Fail(absl::InvalidArgumentError("usage: searches submit|get ID|watch ID|cancel ID|list"));
+    return Fail(
+        absl::InvalidArgumentError("usage: searches submit|get ID|watch ID|cancel ID|list"));
   }
   const std::string id = takes_id ? args[3] : "";
   if (sub == "submit") {
@@ -761,10 +765,10 @@ int Searches(const std::shared_ptr<grpc::Channel>& channel, const std::vector<ch
       return Fail(status);
     }
     for (const auto& search : response.searches()) {
-      std::printf("%s  %-9s  %s\n", search.id().c_str(),
-                  absl::AsciiStrToLower(
-                      videogen::v1::SearchState_Name(search.state()).substr(13)).c_str(),
-                  search.spec().key().ShortDebugString().c_str());
+      std::printf(
+          "%s  %-9s  %s\n", search.id().c_str(),
+          absl::AsciiStrToLower(videogen::v1::SearchState_Name(search.state()).substr(13)).c_str(),
+          search.spec().key().ShortDebugString().c_str());
     }
     return 0;
   }

@@ -35,11 +35,13 @@ constexpr char kWan21Vae[] = R"({
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Pipeline>> RandomWan21Pipeline1p3B(const at::Device& device) {
+absl::StatusOr<std::unique_ptr<Pipeline>> RandomWan21Pipeline1p3B(
+    const at::Device& device, const astraea::SparseOptions& sparse) {
   Pipeline::Components components;
-  VG_ASSIGN_OR_RETURN(components.tokenizer,
-                      text::Tokenizer::Load(
-                          videogen::testing::RunfilePath("tests/golden/wan_tiny/tokenizer")));
+  components.sparse = sparse;
+  VG_ASSIGN_OR_RETURN(
+      components.tokenizer,
+      text::Tokenizer::Load(videogen::testing::RunfilePath("tests/golden/wan_tiny/tokenizer")));
   VG_ASSIGN_OR_RETURN(const text::Umt5Config umt5, text::ParseUmt5Config(kUmt5Xxl, "umt5-xxl"));
   LoadOptions text_policy;
   text_policy.dtype = at::kBFloat16;
@@ -64,10 +66,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> RandomWan21Pipeline1p3B(const at::Devi
   VG_ASSIGN_OR_RETURN(const VaeConfig vae_config, ParseVaeConfig(kWan21Vae, "wan2.1 vae"));
   VG_ASSIGN_OR_RETURN(
       components.vae,
-      VaeDecoder::Create(vae_config,
-                         engine::testing::RandomWeights(VaeDecoder::Parameters(vae_config), {},
-                                                        device),
-                         device));
+      VaeDecoder::Create(
+          vae_config,
+          engine::testing::RandomWeights(VaeDecoder::Parameters(vae_config), {}, device), device));
   return Pipeline::Create(std::move(components));
 }
 

@@ -14,7 +14,9 @@
 
 namespace videogen::engine::wan::testing {
 
-absl::StatusOr<std::unique_ptr<Pipeline>> RandomWan21Pipeline1p3B(const at::Device& device);
+// `sparse` is Pipeline::Components::sparse.
+absl::StatusOr<std::unique_ptr<Pipeline>> RandomWan21Pipeline1p3B(
+    const at::Device& device, const astraea::SparseOptions& sparse = {});
 
 }  // namespace videogen::engine::wan::testing
 
