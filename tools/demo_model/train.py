@@ -66,15 +66,18 @@ class Scale:
     max_sequence_length: int
     vae_batch: int
     transformer_batch: int
+    # The VAE trains on random crops of (frames, height, width) of the clips: it is convolutional,
+    # so it decodes whole clips as well, and a crop costs a fraction of a clip.
+    vae_crop: tuple
 
 
 SCALES = {
     "full": Scale(height=320, width=448, frames=17, vae_base_dim=16, z_dim=8, text_dim=64,
                   heads=4, head_dim=32, ffn_dim=512, layers=6, max_sequence_length=512,
-                  vae_batch=4, transformer_batch=16),
+                  vae_batch=8, transformer_batch=16, vae_crop=(5, 128, 128)),
     "toy": Scale(height=64, width=96, frames=5, vae_base_dim=8, z_dim=4, text_dim=32, heads=2,
                  head_dim=16, ffn_dim=64, layers=2, max_sequence_length=32, vae_batch=2,
-                 transformer_batch=2),
+                 transformer_batch=2, vae_crop=(5, 32, 32)),
 }
 EXTRA_IDS = 10
 CFG_DROPOUT = 0.1
@@ -176,13 +179,18 @@ def fit(name, model, optimizer, rate: LearningRate, stream: ClipStream, steps: i
             "learning_rate": dataclasses.asdict(rate)}
 
 
-def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
-    """Reconstruction (L1 + MSE) with a light KL term."""
+def train_vae(vae, stream: ClipStream, steps: int, minutes: float, crop, device, log):
+    """Reconstruction (L1 + MSE) with a light KL term, on random `crop`s (frames, height, width)
+    of the clips (one crop per batch)."""
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     rate = LearningRate(peak=1e-3, warmup=1, floor=0.1)
+    generator = torch.Generator().manual_seed(2)
 
     def loss_of(x, _):
-        x = x.to(device)
+        corner = [int(torch.randint(0, size - c + 1, (1,), generator=generator))
+                  for size, c in zip(x.shape[2:], crop)]
+        x = x[:, :, corner[0]:corner[0] + crop[0], corner[1]:corner[1] + crop[1],
+              corner[2]:corner[2] + crop[2]].to(device)
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / x[0].numel()
@@ -266,8 +274,8 @@ def train_new_vae(out, scale: Scale, args, device, record, log):
                            latents_mean=[0.0] * scale.z_dim,
                            latents_std=[1.0] * scale.z_dim).to(device)
     stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
-    record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes, device,
-                                        log)
+    record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes,
+                                        scale.vae_crop, device, log)
     mean, std = latent_statistics(vae, stream, 8, device)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
