@@ -17,7 +17,8 @@
 //   fixed_token:..., timestep_level:...   the seed's ablations (SparseMode), same forms
 //   NAME or NAME(key=value,...)  a baseline policy (engine/accel/policies.h)
 // Output: DIR/results.json and, with --save_frames, DIR/<method index>/<prompt index>.raw
-// (uint8 [frames, height, width, 3]).
+// (uint8 [frames, height, width, 3]); without the frames (--save_frames=false, e.g. on a
+// random-weight model whose videos mean nothing) the comparison reports speed only.
 //
 // Timing: each generation is timed end to end (text encoding, denoising, VAE decode; the frames
 // come back to the host, so the device is idle when the clock stops), and its denoising alone
@@ -27,7 +28,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -199,6 +199,7 @@ class Harness {
 
     Json results;
     results["command"] = command_;
+    results["frames_saved"] = absl::GetFlag(FLAGS_save_frames);
     results["device"] = device_name;
     results["date"] = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
     results["model"] = absl::GetFlag(FLAGS_random_wan_1p3b) ? "random Wan2.1-1.3B"
@@ -242,21 +243,26 @@ class Harness {
     int64_t tokens = 0, dense_tokens = 0;
   };
 
+  // The pipeline for `mode`'s requests. One pipeline is on the device at a time, so that every
+  // method's peak memory counts one model: methods of one mode are best listed together (a mode's
+  // pipeline loads again after another mode's).
   absl::StatusOr<const Pipeline*> PipelineFor(SparseMode mode) {
     // kDense and kAstraea share the default pipeline (a request without a schedule is dense).
     const SparseMode key = mode == SparseMode::kDense ? SparseMode::kAstraea : mode;
-    auto& slot = pipelines_[key];
-    if (slot == nullptr) {
+    if (pipeline_ == nullptr || pipeline_mode_ != key) {
+      pipeline_.reset();
       engine::astraea::SparseOptions sparse;
       sparse.mode = key;
       if (absl::GetFlag(FLAGS_random_wan_1p3b)) {
-        VG_ASSIGN_OR_RETURN(slot, engine::wan::testing::RandomWan21Pipeline1p3B(device_, sparse));
+        VG_ASSIGN_OR_RETURN(pipeline_,
+                            engine::wan::testing::RandomWan21Pipeline1p3B(device_, sparse));
       } else {
-        VG_ASSIGN_OR_RETURN(slot, Pipeline::Load(absl::GetFlag(FLAGS_model_dir), dtype_, device_,
-                                                 /*parallel=*/nullptr, sparse));
+        VG_ASSIGN_OR_RETURN(pipeline_, Pipeline::Load(absl::GetFlag(FLAGS_model_dir), dtype_,
+                                                      device_, /*parallel=*/nullptr, sparse));
       }
+      pipeline_mode_ = key;
     }
-    return slot.get();
+    return pipeline_.get();
   }
 
   absl::StatusOr<Generation> Generate(const Pipeline& pipeline, const Method& method,
@@ -332,7 +338,8 @@ class Harness {
   GenerateRequest request_;
   at::Device device_ = at::kCPU;
   c10::ScalarType dtype_ = at::kFloat;
-  std::map<SparseMode, std::unique_ptr<Pipeline>> pipelines_;
+  std::unique_ptr<Pipeline> pipeline_;
+  SparseMode pipeline_mode_ = SparseMode::kAstraea;
 };
 
 }  // namespace

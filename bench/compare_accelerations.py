@@ -188,8 +188,12 @@ def _family_rank(family: str) -> Tuple[int, str]:
 
 def measure_videos(directory: str, results: dict) -> Dict[str, List[dict]]:
     """Per method name, per prompt: PSNR (None if identical), SSIM and, for prompts with a
-    scene_seed, adherence, each method's video against dense's."""
+    scene_seed, adherence, each method's video against dense's. Without saved frames
+    (results["frames_saved"] false) every row is empty."""
     methods, dense = results["methods"], _dense(results)
+    if not results.get("frames_saved", True):
+        return {method["name"]: [{"index": p["index"]} for p in results["prompts"]]
+                for method in methods}
     path = lambda method, prompt: os.path.join(directory, method["dir"], f"{prompt['index']}.raw")
     rows = {method["name"]: [] for method in methods}
     for i, prompt in enumerate(results["prompts"]):
@@ -214,7 +218,8 @@ def summarise(method: dict, rows: List[dict], dense: dict) -> dict:
     memory, with speedups against `dense`."""
     rows = [dict(row, latency_s=latency, denoise_s=denoise)
             for row, latency, denoise in zip(rows, method["latency_s"], method["denoise_s"])]
-    finite = [row["psnr_db"] for row in rows if row["psnr_db"] is not None]
+    measured = [row for row in rows if "ssim" in row]
+    finite = [row["psnr_db"] for row in measured if row["psnr_db"] is not None]
     verdicts = [row["adherence"] for row in rows if "adherence" in row]
     adherence = None
     if verdicts:
@@ -225,8 +230,9 @@ def summarise(method: dict, rows: List[dict], dense: dict) -> dict:
     return {
         "name": method["name"], "family": method["family"], "spec": method["spec"],
         "dir": method["dir"],
-        "psnr_db": _mean(finite), "identical_videos": len(rows) - len(finite),
-        "ssim": _mean([row["ssim"] for row in rows]),
+        "quality_measured": bool(measured),
+        "psnr_db": _mean(finite), "identical_videos": len(measured) - len(finite),
+        "ssim": _mean([row["ssim"] for row in measured]),
         "adherence": adherence,
         "flops": method["flops"], "dense_flops": method["dense_flops"],
         "tflops": method["flops"] / 1e12,
@@ -257,7 +263,20 @@ def build_report(directory: str, results: dict) -> dict:
 
 # The table.
 
+def _spec_cell(spec: str) -> str:
+    """A policy's settings as they are; a schedule (comma-separated θ) as its budget."""
+    try:
+        thetas = [float(theta) for theta in spec.split(",")]
+    except ValueError:
+        return f"`{spec}`"
+    if len(set(thetas)) == 1:
+        return f"θ = {thetas[0]:g} at all {len(thetas)} steps"
+    return f"schedule, mean θ = {sum(thetas) / len(thetas):.2f} over {len(thetas)} steps"
+
+
 def _psnr_cell(method: dict) -> str:
+    if not method["quality_measured"]:
+        return "—"
     if method["psnr_db"] is None:
         return "∞"
     identical = method["identical_videos"]
@@ -268,6 +287,8 @@ def markdown(report: dict) -> str:
     """The table with its header (run, settings, command) and notes on the metrics."""
     s = report["settings"]
     scenes = sum(prompt.get("scene_seed") is not None for prompt in report["prompts"])
+    if not any(m["quality_measured"] for m in report["methods"]):
+        scenes = 0  # No frames: speed only.
     lines = [
         f"# Accelerations against dense generation: {report['model']} ({report['date']})",
         "",
@@ -286,7 +307,9 @@ def markdown(report: dict) -> str:
     header += ["TFLOPs ↓", "FLOPs speedup", "latency (s) ↓", "speedup", "peak memory (GiB) ↓"]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for m in report["methods"]:
-        cells = [m["name"], m["family"], f"`{m['spec']}`", _psnr_cell(m), f"{m['ssim']:.4f}"]
+        ssim = f"{m['ssim']:.4f}" if m["quality_measured"] else "—"
+        name = m["name"] if len(m["name"]) <= 40 else m["name"][:37] + "..."
+        cells = [name, m["family"], _spec_cell(m["spec"]), _psnr_cell(m), ssim]
         if scenes:
             cells += [f"{100 * m['adherence'][key]:.0f}" for key in ("color", "direction")]
         cells += [f"{m['tflops']:.1f}", f"{m['flops_speedup']:.2f}×", f"{m['latency_s']:.2f}",
@@ -542,7 +565,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True, help="the benchmark's output directory")
     parser.add_argument("--out", required=True,
-                        help="output prefix: writes PREFIX.json, PREFIX.md and PREFIX.png")
+                        help="output prefix: writes PREFIX.json, PREFIX.md and PREFIX.png (the "
+                             "plot only when the frames were saved)")
     args = parser.parse_args(argv)
     results = load_results(args.results)
     report = build_report(args.results, results)
@@ -552,8 +576,11 @@ def main(argv=None) -> int:
         json.dump(report, f, indent=2, allow_nan=False)
     with open(args.out + ".md", "w") as f:
         f.write(table)
-    with open(args.out + ".png", "wb") as f:
-        f.write(encode_png(plot(report)))
+    if any(m["quality_measured"] for m in report["methods"]):
+        with open(args.out + ".png", "wb") as f:
+            f.write(encode_png(plot(report)))
+    else:
+        print("no frames were saved: speed only, no plot", file=sys.stderr)
     print(table)
     return 0
 

@@ -146,8 +146,8 @@ class ReportTest(unittest.TestCase):
         self.write_run([{"index": i, "prompt": clips.make_scene(seed).caption(), "seed": i,
                          "scene_seed": seed} for i, seed in enumerate(self.SCENE_SEEDS)])
 
-    def write_run(self, prompts):
-        results = {"device": "Test GPU 80GB", "date": "2026-12-08",
+    def write_run(self, prompts, frames_saved=True):
+        results = {"device": "Test GPU 80GB", "date": "2026-12-08", "frames_saved": frames_saved,
                    "command": "bench/acceleration_benchmark --prompts=2", "model": "demo",
                    "settings": {"height": HEIGHT, "width": WIDTH, "frames": FRAMES, "steps": 4,
                                 "guidance_scale": 5.0, "dtype": "bf16"},
@@ -232,6 +232,27 @@ class ReportTest(unittest.TestCase):
         report, table, _ = self.run_comparison()
         self.assertNotIn("colour", table)
         self.assertTrue(all(m["adherence"] is None for m in report["methods"]))
+
+    def test_a_run_without_frames_reports_speed_only(self):
+        self.write_run([{"index": i, "prompt": "p", "seed": i, "scene_seed": 11 + i}
+                        for i in range(2)], frames_saved=False)
+        prefix = os.path.join(self.tmp.name, "speed", "comparison")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(compare.main(["--results", self.dir, "--out", prefix]), 0)
+        self.assertFalse(os.path.exists(prefix + ".png"))
+        with open(prefix + ".md") as f:
+            table = f.read()
+        self.assertNotIn("colour", table)
+        rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
+        astraea = next(row for row in rows if row.startswith("| astraea")).split(" | ")
+        self.assertEqual(astraea[3:5], ["—", "—"])
+        self.assertEqual(astraea[-5:], ["4.0", "2.00×", "5.25", "2.00×", "1.25 |"])
+
+    def test_schedules_are_shown_by_their_budget(self):
+        self.assertEqual(compare._spec_cell("0.5,0.5,0.5"), "θ = 0.5 at all 3 steps")
+        self.assertEqual(compare._spec_cell("1.0,0.0,1.0,1.0"),
+                         "schedule, mean θ = 0.75 over 4 steps")
+        self.assertEqual(compare._spec_cell("pab(self=2,cross=6)"), "`pab(self=2,cross=6)`")
 
     def test_plot_is_a_png_with_a_line_per_family(self):
         _, _, png = self.run_comparison()
