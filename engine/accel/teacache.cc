@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -10,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/accel/reuse.h"
+#include "engine/accel/step_run.h"
 #include "engine/accel/work.h"
 #include "engine/common/status_macros.h"
 
@@ -22,7 +26,27 @@ double RelativeL1Change(const at::Tensor& current, const at::Tensor& previous) {
   return ((current - previous).abs().mean() / previous.abs().mean()).item<double>();
 }
 
-}  // namespace
+// One branch's TeaCache state (teacache.h).
+class TeaCacheRun : public StepRun {
+ public:
+  TeaCacheRun(const TeaCacheOptions& options, const wan::Transformer& transformer, int steps)
+      : StepRun(transformer, steps), options_(options) {}
+
+  absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
+                                     const wan::Transformer::TextContext& text) override;
+  int64_t CacheBytes() const override;
+
+ private:
+  // p(x) as a change estimate: clamped at 0.
+  double Rescale(double change) const;
+
+  // Its own copy, change_log included: the run does not need the policy.
+  const TeaCacheOptions options_;
+  double accumulated_ = 0;
+  at::Tensor previous_input_;   // m_{t−1}, float32, while changes are measured.
+  at::Tensor residual_;         // R of the last computed step, while a later step may skip.
+  at::Tensor previous_output_;  // The last output, float32, with a change log.
+};
 
 absl::StatusOr<at::Tensor> TeaCacheRun::Forward(const at::Tensor& latents,
                                                 const at::Tensor& timestep,
@@ -31,14 +55,16 @@ absl::StatusOr<at::Tensor> TeaCacheRun::Forward(const at::Tensor& latents,
   wan::Transformer::Tokens embedded = transformer().Embed(latents);
   const wan::Transformer::Conditioning conditioning = transformer().Condition(timestep, text);
   const bool caching = options_.threshold > 0;
+  TeaCacheChangeLog* const log = options_.change_log.get();
 
-  if (caching || options_.record_changes) {
+  // x_t of this step, recorded with y_t once the output is known.
+  std::optional<double> input_change;
+  if (caching || log != nullptr) {
     const at::Tensor input =
         transformer().ModulatedInput(0, embedded.hidden, conditioning).to(at::kFloat);
     if (previous_input_.defined()) {
-      const double change = RelativeL1Change(input, previous_input_);
-      accumulated_ += Rescale(change);
-      if (options_.record_changes) input_changes_.push_back(change);
+      input_change = RelativeL1Change(input, previous_input_);
+      accumulated_ += Rescale(*input_change);
     }
     previous_input_ = input;
   }
@@ -60,11 +86,12 @@ absl::StatusOr<at::Tensor> TeaCacheRun::Forward(const at::Tensor& latents,
   }
   at::Tensor out = transformer().Head(hidden, conditioning.temb, embedded.grid);
 
-  if (options_.record_changes) {
+  if (log != nullptr) {
     // A copy even in float32: the caller owns `out` and may update it in place.
     const at::Tensor output = out.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-    if (previous_output_.defined()) {
-      output_changes_.push_back(RelativeL1Change(output, previous_output_));
+    // Both changes are measured from the second step on.
+    if (input_change.has_value() && previous_output_.defined()) {
+      log->Add(*input_change, RelativeL1Change(output, previous_output_));
     }
     previous_output_ = output;
   }
@@ -84,6 +111,18 @@ int64_t TeaCacheRun::CacheBytes() const {
     if (t->defined()) bytes += t->nbytes();
   }
   return bytes;
+}
+
+}  // namespace
+
+void TeaCacheChangeLog::Add(double input_change, double output_change) {
+  absl::MutexLock lock(&mu_);
+  pairs_.emplace_back(input_change, output_change);
+}
+
+std::vector<std::pair<double, double>> TeaCacheChangeLog::Pairs() const {
+  absl::MutexLock lock(&mu_);
+  return pairs_;
 }
 
 absl::StatusOr<std::unique_ptr<TeaCachePolicy>> TeaCachePolicy::Create(
@@ -115,14 +154,8 @@ std::string TeaCachePolicy::Describe() const {
 
 absl::StatusOr<std::unique_ptr<BranchRun>> TeaCachePolicy::Start(
     const wan::Transformer& transformer, int steps) const {
-  VG_ASSIGN_OR_RETURN(std::unique_ptr<TeaCacheRun> run, StartRun(transformer, steps));
-  return run;
-}
-
-absl::StatusOr<std::unique_ptr<TeaCacheRun>> TeaCachePolicy::StartRun(
-    const wan::Transformer& transformer, int steps) const {
   VG_RETURN_IF_ERROR(ValidateSteps(steps));
-  return std::unique_ptr<TeaCacheRun>(new TeaCacheRun(options_, transformer, steps));
+  return std::make_unique<TeaCacheRun>(options_, transformer, steps);
 }
 
 absl::StatusOr<std::vector<double>> FitRescaleCoefficients(

@@ -21,68 +21,57 @@
 // the modulated input is then not computed unless changes are recorded).
 //
 // Calibration: published coefficients fit other models, so p is fitted per model from dense
-// runs. Run jobs with threshold 0 and record_changes on; each run's input_changes() and
-// output_changes() are (x_t, y_t) pairs, y_t the relative L1 change of the model's output from
-// the previous step (same definition as x_t). Concatenate them over prompts and pass them to
-// FitRescaleCoefficients(); the TeaCache authors use degree 4.
+// runs. A policy with a change_log appends each run's (x_t, y_t) pairs to it, y_t the relative L1
+// change of the model's output from the previous step (same definition as x_t); with threshold 0
+// the runs are dense, so a Pipeline running requests under such a policy collects the pairs of
+// the dense model. FitRescaleCoefficients() fits p to them; the TeaCache authors use degree 4.
+// engine/accel/teacache_calibration.h does all of this for a set of requests.
 //
-// Ownership and threading: the policy is its options only, immutable and shareable across
-// models and threads (policy.h). A run borrows the Transformer given to Start() or StartRun()
-// (which must outlive the run; the run does not need the policy), holds one branch's m_{t−1}
-// ([1, N, D] float32) and residual ([1, N, D] run dtype; with record_changes also the previous
-// output, float32), and is used by one thread at a time.
+// Ownership and threading: the policy is its options, immutable and shareable across models and
+// threads (policy.h); the change log it may share is thread-safe, so runs on any threads may
+// append to it at once. A run borrows the Transformer given to Start() (which must outlive the
+// run; the run does not need the policy, and holds its own reference to the change log), holds
+// one branch's m_{t−1} ([1, N, D] float32) and residual ([1, N, D] run dtype; with a change log
+// also the previous output, float32), and is used by one thread at a time.
 #ifndef VIDEOGEN_ENGINE_ACCEL_TEACACHE_H_
 #define VIDEOGEN_ENGINE_ACCEL_TEACACHE_H_
 
-#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "ATen/core/Tensor.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/accel/policy.h"
-#include "engine/accel/step_run.h"
 #include "engine/wan/transformer.h"
 
 namespace videogen::engine::accel {
+
+// The (x_t, y_t) pairs that runs record for calibration, in the order they were added: a run's
+// in step order, while runs sharing the log (a guided job's two CFG branches, concurrent jobs)
+// interleave. With threshold > 0 the outputs of skipped steps are approximations, so calibrate on
+// threshold-0 runs. Thread-safe.
+class TeaCacheChangeLog {
+ public:
+  void Add(double input_change, double output_change) ABSL_LOCKS_EXCLUDED(mu_);
+  // A copy of the pairs so far, as (input change, output change).
+  std::vector<std::pair<double, double>> Pairs() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::pair<double, double>> pairs_ ABSL_GUARDED_BY(mu_);
+};
 
 struct TeaCacheOptions {
   // Steps are skipped until the accumulated rescaled change reaches this; 0 computes every step.
   double threshold = 0.1;
   // The rescale polynomial p(x), highest power first (the default is p(x) = x, no rescaling).
   std::vector<double> coefficients = {1.0, 0.0};
-  // Record every step's input and output change (TeaCacheRun), for calibration.
-  bool record_changes = false;
-};
-
-// One branch's TeaCache state, with the changes recorded for calibration.
-class TeaCacheRun : public StepRun {
- public:
-  absl::StatusOr<at::Tensor> Forward(const at::Tensor& latents, const at::Tensor& timestep,
-                                     const wan::Transformer::TextContext& text) override;
-  int64_t CacheBytes() const override;
-
-  // With record_changes, x_t and y_t (above) of every step after the first, in step order;
-  // empty otherwise. With threshold > 0 the outputs of skipped steps are approximations, so
-  // calibrate on dense runs.
-  const std::vector<double>& input_changes() const { return input_changes_; }
-  const std::vector<double>& output_changes() const { return output_changes_; }
-
- private:
-  friend class TeaCachePolicy;
-  TeaCacheRun(const TeaCacheOptions& options, const wan::Transformer& transformer, int steps)
-      : StepRun(transformer, steps), options_(options) {}
-
-  // p(x) as a change estimate: clamped at 0.
-  double Rescale(double change) const;
-
-  const TeaCacheOptions options_;
-  double accumulated_ = 0;
-  at::Tensor previous_input_;   // m_{t−1}, float32, while changes are measured.
-  at::Tensor residual_;         // R of the last computed step, while a later step may skip.
-  at::Tensor previous_output_;  // The last output, float32, with record_changes.
-  std::vector<double> input_changes_, output_changes_;
+  // Where every run records its steps' changes, for calibration; null records nothing. Not a
+  // setting: Describe() leaves it out, so a parsed policy has none.
+  std::shared_ptr<TeaCacheChangeLog> change_log;
 };
 
 class TeaCachePolicy : public Policy {
@@ -94,14 +83,12 @@ class TeaCachePolicy : public Policy {
 
   const TeaCacheOptions& options() const { return options_; }
 
-  // E.g. "teacache(threshold=0.1,coefficients=[1,0])" (numbers by FormatNumber, exact).
+  // E.g. "teacache(threshold=0.1,coefficients=[1,0])" (numbers by FormatNumber, exact; the
+  // change log is not a setting and is left out).
   std::string Describe() const override;
   // Any model fits; INVALID_ARGUMENT if steps < 1.
   absl::StatusOr<std::unique_ptr<BranchRun>> Start(const wan::Transformer& transformer,
                                                    int steps) const override;
-  // Start() with the run's own type, for its recorded changes.
-  absl::StatusOr<std::unique_ptr<TeaCacheRun>> StartRun(const wan::Transformer& transformer,
-                                                        int steps) const;
 
  private:
   explicit TeaCachePolicy(const TeaCacheOptions& options) : options_(options) {}

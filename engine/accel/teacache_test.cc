@@ -1,13 +1,16 @@
 // TeaCache on the tiny golden Wan transformer (2 blocks, float32, CPU): threshold 0 is the dense
 // model bit for bit; which steps are computed follows the accumulated rescaled change (checked
 // against changes measured independently from the transformer's stages); skipped steps add the
-// last computed step's residual; the recorded changes are the ones calibration needs, and the
-// polynomial fit recovers known coefficients.
+// last computed step's residual; the changes recorded in a change log are the ones calibration
+// needs, the log collects pairs from many threads, and the polynomial fit recovers known
+// coefficients.
 #include "engine/accel/teacache.h"
 
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "ATen/ATen.h"
@@ -25,6 +28,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::videogen::testing::StatusIs;
+using Pairs = std::vector<std::pair<double, double>>;
 
 constexpr int kSteps = 8;
 
@@ -108,17 +112,21 @@ class TeaCacheTest : public testing::TinyWanTest {
 };
 
 TEST_F(TeaCacheTest, ThresholdZeroIsTheDenseModelExactly) {
-  // Also with changes measured (record_changes) and rescaled to a negative estimate, which
+  // Also with changes measured (into a change log) and rescaled to a negative estimate, which
   // counts as no change rather than as a credit against the threshold.
   for (const bool record : {false, true}) {
-    SCOPED_TRACE(::testing::Message() << "record_changes " << record);
+    SCOPED_TRACE(::testing::Message() << "change log " << record);
     TeaCacheOptions options;
     options.threshold = 0;
     options.coefficients = {-1.0};
-    options.record_changes = record;
+    if (record) options.change_log = std::make_shared<TeaCacheChangeLog>();
     const auto policy = Policy(options);
+    // The log is not a setting.
     EXPECT_EQ(policy->Describe(), "teacache(threshold=0,coefficients=[-1])");
     EXPECT_THAT(ComputedSteps(*policy), ElementsAre(0, 1, 2, 3, 4, 5, 6, 7));
+    if (record) {
+      EXPECT_EQ(options.change_log->Pairs().size(), kSteps - 1);
+    }
   }
   c10::InferenceMode inference;
   TeaCacheOptions options;
@@ -191,29 +199,67 @@ TEST_F(TeaCacheTest, RecordsTheChangesCalibrationNeeds) {
   c10::InferenceMode inference;
   TeaCacheOptions options;
   options.threshold = 0;
-  options.record_changes = true;
-  ASSERT_OK_AND_ASSIGN(const std::unique_ptr<TeaCacheRun> run,
-                       Policy(options)->StartRun(*transformer_, kSteps));
+  options.change_log = std::make_shared<TeaCacheChangeLog>();
+  const auto policy = Policy(options);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<BranchRun> run, policy->Start(*transformer_, kSteps));
   std::vector<at::Tensor> outputs;
   for (int step = 0; step < kSteps; ++step) {
     ASSERT_OK_AND_ASSIGN(outputs.emplace_back(),
                          run->Forward(Latents(step), Timestep(step), text_));
     EXPECT_TRUE(at::equal(outputs.back(), Dense(step))) << "recording changes no output";
+    // Pairs are appended as the run goes: from the second step on, one per step.
+    EXPECT_EQ(options.change_log->Pairs().size(), step);
   }
-  ASSERT_EQ(run->input_changes().size(), kSteps - 1);
-  ASSERT_EQ(run->output_changes().size(), kSteps - 1);
+  const Pairs pairs = options.change_log->Pairs();
+  ASSERT_EQ(pairs.size(), kSteps - 1);
   for (int step = 1; step < kSteps; ++step) {
+    SCOPED_TRACE(::testing::Message() << "step " << step);
     const double output_change =
         ((outputs[step] - outputs[step - 1]).abs().sum() / outputs[step - 1].abs().sum())
             .item<double>();
-    EXPECT_NEAR(run->input_changes()[step - 1], InputChange(step), 1e-5 * InputChange(step));
-    EXPECT_NEAR(run->output_changes()[step - 1], output_change, 1e-5 * output_change);
+    EXPECT_NEAR(pairs[step - 1].first, InputChange(step), 1e-5 * InputChange(step));
+    EXPECT_NEAR(pairs[step - 1].second, output_change, 1e-5 * output_change);
   }
   // Previous input and output, both [1, N, D]-sized float32 (the output has C·pt·ph·pw = 16
   // values per token here).
   EXPECT_EQ(run->CacheBytes(), kTinyTokens * (transformer_->config().dim() + 16) * 4);
+
+  // The run keeps the log, not the policy; a second run appends its own pairs after the first's,
+  // the same ones for the same inputs.
+  std::unique_ptr<BranchRun> second = policy->Start(*transformer_, kSteps).value();
+  for (int step = 0; step < kSteps; ++step) {
+    ASSERT_OK(second->Forward(Latents(step), Timestep(step), text_).status());
+  }
+  const Pairs both = options.change_log->Pairs();
+  ASSERT_EQ(both.size(), 2 * (kSteps - 1));
+  EXPECT_EQ(Pairs(both.begin() + (kSteps - 1), both.end()), pairs);
+
   // The recorded pairs are what the fit takes.
-  EXPECT_OK(FitRescaleCoefficients(run->input_changes(), run->output_changes(), 1).status());
+  std::vector<double> x, y;
+  for (const auto& [input_change, output_change] : pairs) {
+    x.push_back(input_change);
+    y.push_back(output_change);
+  }
+  EXPECT_OK(FitRescaleCoefficients(x, y, 1).status());
+}
+
+TEST(TeaCacheChangeLogTest, CollectsPairsFromManyThreads) {
+  TeaCacheChangeLog log;
+  EXPECT_TRUE(log.Pairs().empty());
+  constexpr int kThreads = 4, kPairsEach = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&log, t] {
+      for (int i = 0; i < kPairsEach; ++i) log.Add(t, i);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  Pairs pairs = log.Pairs();
+  ASSERT_EQ(pairs.size(), kThreads * kPairsEach);
+  // Every pair once, and each thread's in the order it added them.
+  std::vector<int> next(kThreads, 0);
+  for (const auto& [thread, i] : pairs) EXPECT_EQ(i, next[static_cast<int>(thread)]++);
+  EXPECT_THAT(next, ::testing::Each(kPairsEach));
 }
 
 TEST_F(TeaCacheTest, RejectsInvalidOptions) {
