@@ -235,6 +235,17 @@ class ServiceTest(unittest.TestCase):
         job = self.await_finished(job_id)
         self.assertEqual(job.state, video_job_pb2.JOB_STATE_CANCELLED)
 
+    def test_an_acceleration_policy_runs_instead_of_a_budget(self):
+        events = list(self.stub.Generate(videogen_service_pb2.GenerateRequest(
+            spec=_spec(steps=6, acceleration=" toca( reuse = 0.5 )"))))
+        job = events[-1].result
+        self.assertEqual(job.state, video_job_pb2.JOB_STATE_SUCCEEDED, job.error_message)
+        self.assertEqual(job.spec.acceleration, "toca(interval=2,reuse=0.5)")
+        self.assertFalse(job.HasField("schedule"))
+        self.assertLess(job.tokens_computed, job.dense_tokens)
+        self.assertGreater(job.tokens_computed, 0)
+        self.assertEqual(job.steps_done, 6)
+
     def test_bad_input_is_refused_with_the_field_named(self):
         cases = [
             (_spec(model="no-such-model"), grpc.StatusCode.NOT_FOUND, "no-such-model"),
@@ -243,6 +254,10 @@ class ServiceTest(unittest.TestCase):
             (_spec(height=33), grpc.StatusCode.INVALID_ARGUMENT, "height"),
             (_spec(frames=10), grpc.StatusCode.INVALID_ARGUMENT, "frames"),
             (_spec(prompt="x" * 5000), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
+            (_spec(acceleration="fastcache"), grpc.StatusCode.INVALID_ARGUMENT, "acceleration"),
+            (_spec(acceleration="pab", budget=0.5), grpc.StatusCode.INVALID_ARGUMENT,
+             "acceleration"),
+            (_spec(acceleration="delta_dit"), grpc.StatusCode.INVALID_ARGUMENT, "45"),
         ]
         for spec, code, field in cases:
             with self.assertRaises(grpc.RpcError) as error:
