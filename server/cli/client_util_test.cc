@@ -99,6 +99,10 @@ TEST(BuildSpecTest, CopiesValuesAndLeavesDefaultsToTheServer) {
   ASSERT_OK_AND_ASSIGN(const auto seeded, BuildSpec(values));
   EXPECT_TRUE(seeded.has_seed());
   EXPECT_EQ(seeded.output_format(), videogen::v1::OUTPUT_FORMAT_MP4_H264);
+  EXPECT_EQ(seeded.acceleration(), "");
+  values.acceleration = "pab(self=5,cross=9)";
+  ASSERT_OK_AND_ASSIGN(const auto accelerated, BuildSpec(values));
+  EXPECT_EQ(accelerated.acceleration(), "pab(self=5,cross=9)");
 }
 
 TEST(BuildSpecTest, RefusesMissingPromptUnknownFormatAndNegativeSeed) {
@@ -243,6 +247,10 @@ TEST(DescribeJobTest, ShowsTheRecordWithoutThePrompt) {
               HasSubstr(std::string("output   video/mp4, 1234567 bytes, sha256 ") + kAbcSha256));
   EXPECT_THAT(text, Not(HasSubstr("fox")));
   EXPECT_THAT(text, Not(HasSubstr("error")));
+  EXPECT_THAT(text, Not(HasSubstr("accel")));
+  videogen::v1::VideoJob accelerated = SucceededJob();
+  accelerated.mutable_spec()->set_acceleration("toca(interval=2,reuse=0.8)");
+  EXPECT_THAT(DescribeJob(accelerated), HasSubstr("accel    toca(interval=2,reuse=0.8)\n"));
 }
 
 TEST(DescribeJobTest, ShowsStageOfARunningJobAndErrorOfAFailedOne) {
