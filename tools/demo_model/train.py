@@ -16,7 +16,8 @@ Stages (each logged to DIR/training_log.json with its losses and time):
 3. VAE: a small Wan VAE (8x spatial, 4x temporal) trained to reconstruct clips (L1 + MSE +
    a light KL), then its latents' per-channel mean and std (latents_mean/std, as Wan2.1's);
 4. transformer: a small Wan transformer trained with the flow-matching objective on normalised
-   latents, the caption dropped (empty prompt) 10% of the time so that guidance works.
+   latents, the caption dropped (empty prompt) 10% of the time so that guidance works; batches
+   are drawn from a pool of encoded clips that new clips keep replacing (Scale.latent_pool).
 Clips are rendered on the fly from seeds, so nothing but the model is written. --init continues
 from an earlier output: its tokenizer, text encoder and VAE are kept and its transformer trains
 further on clips it has not seen (the earlier log is kept under "init").
@@ -66,6 +67,12 @@ class Scale:
     max_sequence_length: int
     vae_batch: int
     transformer_batch: int
+    # The transformer trains on batches drawn from a pool of `latent_pool` encoded clips, of which
+    # each step replaces `transformer_refresh` with new ones: the VAE encode of full clips costs
+    # more than the small transformer's step, and each clip then serves about
+    # transformer_batch / transformer_refresh steps at that fraction of the encoding.
+    latent_pool: int
+    transformer_refresh: int
     # The VAE trains on random spatial crops (height, width) of whole clips: it is convolutional
     # in space, so it decodes whole frames as well, and a crop costs a fraction of a clip. Its
     # time axis is causal with a feature cache carried from chunk to chunk, so crops keep every
@@ -77,10 +84,11 @@ class Scale:
 SCALES = {
     "full": Scale(height=320, width=448, frames=17, vae_base_dim=16, z_dim=8, text_dim=64,
                   heads=4, head_dim=32, ffn_dim=512, layers=6, max_sequence_length=512,
-                  vae_batch=8, transformer_batch=16, vae_crop=(128, 128)),
+                  vae_batch=8, transformer_batch=16, vae_crop=(128, 128), latent_pool=2048,
+                  transformer_refresh=4),
     "toy": Scale(height=64, width=96, frames=5, vae_base_dim=8, z_dim=4, text_dim=32, heads=2,
                  head_dim=16, ffn_dim=64, layers=2, max_sequence_length=32, vae_batch=2,
-                 transformer_batch=2, vae_crop=(32, 32)),
+                 transformer_batch=2, vae_crop=(32, 32), latent_pool=4, transformer_refresh=1),
 }
 EXTRA_IDS = 10
 CFG_DROPOUT = 0.1
@@ -225,10 +233,35 @@ def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, 
     rate = LearningRate(peak=3e-4, warmup=min(200, steps // 10 + 1), floor=0.0)
     generator = torch.Generator(device="cpu").manual_seed(1)
 
-    def loss_of(x, captions):
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
-                                             enabled=device.type == "cuda"):
-            latents = (vae.encode(x.to(device)).latent_dist.mode().float() - mean) / std
+    @torch.no_grad()
+    def encode(x):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            return ((vae.encode(x.to(device)).latent_dist.mode().float() - mean) / std).to(
+                torch.bfloat16)
+
+    # The pool, filled before training; then a ring whose oldest clips the new ones replace.
+    pool, pool_captions = [], []
+    while len(pool_captions) < scale.latent_pool:
+        # A few batches at a time: a full-size clip is 29 MB in float32.
+        for x, captions in stream.next(4):
+            pool.append(encode(x))
+            pool_captions += captions
+    pool = torch.cat(pool)
+    log(f"transformer: {len(pool_captions)} clips encoded into the latent pool")
+    oldest = 0
+
+    def loss_of(x, new_captions):
+        nonlocal oldest
+        slots = [(oldest + i) % len(pool_captions) for i in range(len(new_captions))]
+        oldest = (oldest + len(new_captions)) % len(pool_captions)
+        pool[slots] = encode(x)
+        for slot, caption in zip(slots, new_captions):
+            pool_captions[slot] = caption
+        chosen = torch.randint(0, len(pool_captions), (scale.transformer_batch,),
+                               generator=generator)
+        latents = pool[chosen.to(device)].float()
+        captions = [pool_captions[i] for i in chosen.tolist()]
+        with torch.no_grad():
             text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
             drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
             text[drop.to(device)] = empty[0]
@@ -344,7 +377,8 @@ def main(argv=None) -> int:
     encoder, vae, transformer = encoder.to(device), vae.to(device), transformer.to(device)
 
     # 4. Transformer.
-    stream = ClipStream(scale, scale.transformer_batch, first_seed=first_seed, workers=args.workers)
+    stream = ClipStream(scale, scale.transformer_refresh, first_seed=first_seed,
+                        workers=args.workers)
     record["stages"]["transformer"] = train_transformer(
         transformer, vae, tokenizer, encoder, stream, args.transformer_steps,
         args.transformer_minutes, scale, device, log)
