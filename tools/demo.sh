@@ -4,21 +4,32 @@
 # gRPC API with the `videogen` CLI (progress, ETA, tokens computed), fetch it again, and shut the
 # server down cleanly.
 #
-#   tools/demo.sh [--prompt=TEXT] [--budget=B] [--output=PATH]
+#   tools/demo.sh [--prompt=TEXT] [--budget=B] [--output=PATH] [--model=DIR]
+#                 [--height=128] [--width=128] [--frames=17] [--steps=20]
 #
 # The bundled model is the tiny random-weight Wan2.1 of tests/golden/wan_tiny (the same structure
 # as Wan2.1, a few thousand parameters): it runs on any CPU in seconds and its video is noise.
+# --model serves another diffusers-format Wan2.1 folder instead, e.g. Wan2.1-T2V-1.3B-Diffusers
+# (then choose a size it was trained for, e.g. --height=480 --width=832 --frames=33; on a CPU
+# that takes a long time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 prompt="a red fox running through fresh snow, cinematic"
 budget=0.5
 output=$PWD/demo.mp4
+model=$PWD/tests/golden/wan_tiny
+height=128 width=128 frames=17 steps=20
 for arg in "$@"; do
   case "$arg" in
     --prompt=*) prompt=${arg#*=} ;;
     --budget=*) budget=${arg#*=} ;;
     --output=*) output=${arg#*=} ;;
+    --model=*) model=$(realpath "${arg#*=}") ;;
+    --height=*) height=${arg#*=} ;;
+    --width=*) width=${arg#*=} ;;
+    --frames=*) frames=${arg#*=} ;;
+    --steps=*) steps=${arg#*=} ;;
     *) echo "demo: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +48,7 @@ metrics_port: 0
 data_dir: "$work/data"
 admin_token_file: "$work/admin-token"
 shutdown_grace_period { seconds: 10 }
-models { name: "wan-tiny" path: "$PWD/tests/golden/wan_tiny" }
+models { name: "demo" path: "$model" }
 CONFIG
 
 "$bin/server/videogen_server" --config="$work/server.textproto" --port_file="$work/port" &
@@ -55,8 +66,8 @@ done
 "${cli[@]}" info
 
 echo "demo: videogen generate --budget=$budget --output=$output"
-"${cli[@]}" generate --prompt="$prompt" --height=128 --width=128 --frames=17 --steps=20 \
-  --budget="$budget" --output="$output"
+"${cli[@]}" generate --prompt="$prompt" --height="$height" --width="$width" --frames="$frames" \
+  --steps="$steps" --budget="$budget" --output="$output"
 echo "demo: videogen jobs (admin)"
 "${cli[@]}" --admin_token_file="$work/admin-token" jobs
 
