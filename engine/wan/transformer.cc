@@ -426,9 +426,16 @@ at::Tensor Transformer::ScaledDotProduct(const at::Tensor& q, const at::Tensor& 
     if (lse != nullptr) take_lse(std::get<1>(result));
     return std::get<0>(result);
   }
+  if (lse != nullptr && q.is_cpu()) {
+    // The CPU's fused kernel, the one at::scaled_dot_product_attention dispatches to on the CPU
+    // (the same output, bit for bit), returns the log-sum-exp too.
+    const auto result = at::_scaled_dot_product_flash_attention_for_cpu(q, k, v);
+    take_lse(std::get<1>(result));
+    return std::get<0>(result);
+  }
   if (lse != nullptr) {
     // The dispatcher's kernels do not return it: the scores' log-sum-exp, computed separately
-    // in float32 (the reference path; it materialises the [Sq, Sk] scores).
+    // in float32 (it materialises the [Sq, Sk] scores).
     const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
     *lse =
         at::logsumexp(at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) * scale, -1);

@@ -132,7 +132,7 @@ class Transformer {
   // (ascending keeps the gathers coalesced); undefined means all tokens, computed exactly as
   // Block(). Returns the selected tokens' outputs [B, k, D]. If `lse` is not null it receives
   // each selected token's self-attention log-sum-exp averaged over heads, [B, k] float32 (from
-  // the fused attention kernel on CUDA; computed separately on the CPU path). With `sequence`,
+  // the fused attention kernel; computed separately only for float32 on CUDA). With `sequence`,
   // `hidden` and `rope` are this rank's shard (Embed()) and the keys and values of every rank's
   // shard are attended.
   at::Tensor SparseBlock(int index, const at::Tensor& hidden, const at::Tensor& selected,
