@@ -46,6 +46,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_inputs.h"
 #include "engine/accel/policies.h"
 #include "engine/accel/work.h"
 #include "engine/astraea/schedule.h"
@@ -82,12 +83,6 @@ using engine::wan::GenerateRequest;
 using engine::wan::Pipeline;
 using Json = nlohmann::json;
 
-struct Prompt {
-  std::string prompt;
-  uint64_t seed = 0;
-  Json scene_seed;  // An integer, or null.
-};
-
 // One method of --methods.
 struct Method {
   std::string name;    // As given.
@@ -97,24 +92,6 @@ struct Method {
   std::optional<BudgetSchedule> schedule;
   std::shared_ptr<const engine::accel::Policy> policy;
 };
-
-absl::StatusOr<std::vector<Prompt>> ReadPrompts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read --prompts ", path));
-  std::vector<Prompt> prompts;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("prompt") || !j.contains("seed")) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": not a {prompt, seed} line: ", line));
-    }
-    prompts.push_back(
-        {j["prompt"].get<std::string>(), j["seed"].get<uint64_t>(), j.value("scene_seed", Json())});
-  }
-  if (prompts.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no prompts"));
-  return prompts;
-}
 
 absl::StatusOr<Method> ParseMethod(const std::string& text, int steps) {
   Method method;
@@ -186,15 +163,9 @@ class Harness {
       return absl::InvalidArgumentError("--methods must start with dense (the reference)");
     }
     const std::string device_name = absl::GetFlag(FLAGS_device);
-    if (device_name != "cpu" && device_name != "cuda") {
-      return absl::InvalidArgumentError(absl::StrCat("--device=", device_name));
-    }
-    device_ = device_name == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    VG_ASSIGN_OR_RETURN(device_, ParseDevice(device_name));
     const std::string dtype = absl::GetFlag(FLAGS_dtype);
-    if (dtype != "float32" && dtype != "bfloat16") {
-      return absl::InvalidArgumentError(absl::StrCat("--dtype=", dtype));
-    }
-    dtype_ = dtype == "float32" ? at::kFloat : at::kBFloat16;
+    VG_ASSIGN_OR_RETURN(dtype_, ParseDtype(dtype));
     std::filesystem::create_directories(out);
 
     Json results;
@@ -211,10 +182,12 @@ class Harness {
                            {"guidance_scale", request_.guidance_scale},
                            {"dtype", dtype}};
     for (size_t i = 0; i < prompts_.size(); ++i) {
-      results["prompts"].push_back({{"index", i},
-                                    {"prompt", prompts_[i].prompt},
-                                    {"seed", prompts_[i].seed},
-                                    {"scene_seed", prompts_[i].scene_seed}});
+      results["prompts"].push_back(
+          {{"index", i},
+           {"prompt", prompts_[i].prompt},
+           {"seed", prompts_[i].seed},
+           {"scene_seed",
+            prompts_[i].scene_seed.has_value() ? Json(*prompts_[i].scene_seed) : Json()}});
     }
     bool warm = false;
     for (size_t m = 0; m < methods.size(); ++m) {

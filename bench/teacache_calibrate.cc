@@ -31,6 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_inputs.h"
 #include "engine/accel/teacache.h"
 #include "engine/accel/teacache_calibration.h"
 #include "engine/common/status_macros.h"
@@ -62,28 +63,6 @@ using engine::wan::GenerateRequest;
 using engine::wan::Pipeline;
 using Json = nlohmann::json;
 
-struct Prompt {
-  std::string prompt;
-  uint64_t seed = 0;
-};
-
-absl::StatusOr<std::vector<Prompt>> ReadPrompts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read --prompts ", path));
-  std::vector<Prompt> prompts;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("prompt") || !j.contains("seed")) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": not a {prompt, seed} line: ", line));
-    }
-    prompts.push_back({j["prompt"].get<std::string>(), j["seed"].get<uint64_t>()});
-  }
-  if (prompts.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no prompts"));
-  return prompts;
-}
-
 // "a·x^4 + b·x^3 + ... + e" with 6 significant digits (the spec has them all).
 std::string Polynomial(const std::vector<double>& coefficients) {
   std::string text;
@@ -107,15 +86,9 @@ absl::Status Run(const std::string& command) {
   spec_options.threshold = absl::GetFlag(FLAGS_threshold);
   VG_RETURN_IF_ERROR(engine::accel::TeaCachePolicy::Create(spec_options).status());
   const std::string device_name = absl::GetFlag(FLAGS_device);
-  if (device_name != "cpu" && device_name != "cuda") {
-    return absl::InvalidArgumentError(absl::StrCat("--device=", device_name));
-  }
-  const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  VG_ASSIGN_OR_RETURN(const at::Device device, ParseDevice(device_name));
   const std::string dtype_name = absl::GetFlag(FLAGS_dtype);
-  if (dtype_name != "float32" && dtype_name != "bfloat16") {
-    return absl::InvalidArgumentError(absl::StrCat("--dtype=", dtype_name));
-  }
-  const c10::ScalarType dtype = dtype_name == "float32" ? at::kFloat : at::kBFloat16;
+  VG_ASSIGN_OR_RETURN(const c10::ScalarType dtype, ParseDtype(dtype_name));
 
   GenerateRequest base;
   base.height = absl::GetFlag(FLAGS_height);
