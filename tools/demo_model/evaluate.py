@@ -4,7 +4,7 @@
     $(tools/golden/setup_venv.sh) tools/demo_model/evaluate.py --model DIR [--device cuda] [options]
 
     options: [--count 28] [--height 320] [--width 448] [--frames 17] [--steps 30]
-             [--guidance_scale 5] [--budget 1] [--json FILE]
+             [--guidance_scale 5] [--budget 1] [--json FILE] [--strip PNG]
 
 With --cli/--server each prompt is generated through the server's API (the C++ engine) by the
 `videogen` CLI, as raw frames; with --model, by diffusers' WanPipeline (the Python reference,
@@ -12,7 +12,8 @@ budget 1 only). tools/demo_data/clips.py's frame measure then checks whether the
 colour is visible and whether it moves in the stated direction. Prompts are the captions of
 scenes with seeds from 3,000,000 on, which training (seeds below 3,000,000) never rendered; the
 same seed drives the generation's noise. Chance levels: a colour is one of seven, a direction
-one of four.
+one of four. --strip writes frames 0, 4, 8, ... of the first four prompts' videos as one PNG,
+a row per prompt.
 """
 
 import argparse
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import clips  # noqa: E402
 
 FIRST_SEED = 3_000_000
+STRIP_ROWS = 4
 
 
 class Served:
@@ -86,17 +88,21 @@ def main(argv=None) -> int:
     parser.add_argument("--guidance_scale", type=float, default=5.0)
     parser.add_argument("--budget", type=float, default=1.0)
     parser.add_argument("--json")
+    parser.add_argument("--strip", help="a PNG of the first four videos' frames, a row each")
     args = parser.parse_args(argv)
     if args.server and not args.cli:
         parser.error("--server needs --cli")
     if args.model and args.budget != 1.0:
         parser.error("the reference (--model) is dense: --budget must be 1")
     generate = Served(args) if args.server else Reference(args)
-    results = []
+    results, rows = [], []
     for i in range(args.count):
         seed = FIRST_SEED + i
         scene = clips.make_scene(seed)
-        verdict = clips.adherence(generate(scene.caption(), seed), scene)
+        video = generate(scene.caption(), seed)
+        if i < STRIP_ROWS:
+            rows.append(np.concatenate(list(video[::4]), axis=1))
+        verdict = clips.adherence(video, scene)
         results.append({"seed": seed, "caption": scene.caption(), **verdict})
         print(f"{i + 1}/{args.count} color {verdict['color']} direction "
               f"{verdict['direction']}: {scene.caption()}", flush=True)
@@ -106,13 +112,16 @@ def main(argv=None) -> int:
         "color_accuracy": float(np.mean([r["color"] for r in results])),
         "direction_accuracy": float(np.mean([r["direction"] for r in results])),
         "chance": {"color": 1 / len(clips.OBJECT_COLORS), "direction": 1 / len(clips.DIRECTIONS)},
-        "settings": {k: v for k, v in vars(args).items() if k not in ("cli", "json")},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("cli", "json", "strip")},
         "results": results,
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)
+    if args.strip:
+        from PIL import Image
+        Image.fromarray(np.concatenate(rows, axis=0)).save(args.strip)
     return 0
 
 

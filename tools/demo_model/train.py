@@ -10,20 +10,26 @@ UMT5EncoderModel, T5Tokenizer, the Wan2.1 UniPC scheduler config), so loading th
 engine also proves format compatibility.
 
 Stages (each logged to DIR/training_log.json with its losses and time):
-1. tokenizer: SentencePiece unigram trained on the caption grammar (tools/demo_data/clips.py);
-2. text encoder: a small umT5 encoder with fixed random weights (the transformer learns to read
-   its embeddings through cross-attention);
+1. tokenizer: SentencePiece unigram trained on the caption grammar (tools/demo_data/clips.py),
+   seeded with the grammar's words so that every word is one piece;
+2. text encoder: a small umT5 encoder, trained with the transformer (stage 4);
 3. VAE: a small Wan VAE (8x spatial, 4x temporal) trained to reconstruct clips (L1 + MSE +
    a light KL), then its latents' per-channel mean and std (latents_mean/std, as Wan2.1's);
-4. transformer: a small Wan transformer trained with the flow-matching objective on normalised
-   latents, the caption dropped (empty prompt) 10% of the time so that guidance works; batches
-   are drawn from a pool of encoded clips that new clips keep replacing (Scale.latent_pool).
+4. transformer and text encoder: a small Wan transformer trained with the flow-matching
+   objective on normalised latents, together with the text encoder, the caption dropped (empty
+   prompt) 10% of the time so that guidance works; batches are drawn from a pool of encoded
+   clips that new clips keep replacing (Scale.latent_pool).
 Clips are rendered on the fly from seeds, so nothing but the model is written. --init continues
-from an earlier output: its tokenizer, text encoder and VAE are kept and its transformer trains
-further on clips it has not seen (the earlier log is kept under "init").
+from an earlier output: its tokenizer and VAE are kept and its transformer and text encoder train
+further on clips they have not seen (the earlier log is kept under "init").
+
+The log lines give each stage's share of time spent waiting for clips ("data") and encoding them
+into the latent pool ("encode"); the rest is the model's forward, backward and update.
 """
 
 import argparse
+import collections
+import contextlib
 import dataclasses
 import json
 import math
@@ -31,6 +37,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import tempfile
 import time
 import types
 
@@ -68,11 +75,14 @@ class Scale:
     vae_batch: int
     transformer_batch: int
     # The transformer trains on batches drawn from a pool of `latent_pool` encoded clips, of which
-    # each step replaces `transformer_refresh` with new ones: the VAE encode of full clips costs
-    # more than the small transformer's step, and each clip then serves about
-    # transformer_batch / transformer_refresh steps at that fraction of the encoding.
+    # every `refresh_group // transformer_refresh` steps the oldest `refresh_group` are replaced
+    # by new ones: the VAE encode of full clips costs more than the small transformer's step, and
+    # each clip then serves about transformer_batch / transformer_refresh steps at that fraction
+    # of the encoding. Encoding a large group at once spreads the encoder's per-call overhead
+    # (its layers run chunk by chunk over time, many small kernels) over many clips.
     latent_pool: int
     transformer_refresh: int
+    refresh_group: int
     # The VAE trains on random spatial crops (height, width) of whole clips: it is convolutional
     # in space, so it decodes whole frames as well, and a crop costs a fraction of a clip. Its
     # time axis is causal with a feature cache carried from chunk to chunk, so crops keep every
@@ -84,11 +94,12 @@ class Scale:
 SCALES = {
     "full": Scale(height=320, width=448, frames=17, vae_base_dim=16, z_dim=8, text_dim=64,
                   heads=4, head_dim=32, ffn_dim=512, layers=6, max_sequence_length=512,
-                  vae_batch=8, transformer_batch=16, vae_crop=(128, 128), latent_pool=2048,
-                  transformer_refresh=4),
+                  vae_batch=16, transformer_batch=32, vae_crop=(128, 128), latent_pool=2048,
+                  transformer_refresh=4, refresh_group=64),
     "toy": Scale(height=64, width=96, frames=5, vae_base_dim=8, z_dim=4, text_dim=32, heads=2,
                  head_dim=16, ffn_dim=64, layers=2, max_sequence_length=32, vae_batch=2,
-                 transformer_batch=2, vae_crop=(32, 32), latent_pool=4, transformer_refresh=1),
+                 transformer_batch=2, vae_crop=(32, 32), latent_pool=4, transformer_refresh=1,
+                 refresh_group=2),
 }
 EXTRA_IDS = 10
 CFG_DROPOUT = 0.1
@@ -96,30 +107,45 @@ FLOW_SHIFT = 3.0  # The Wan2.1 480p scheduler's (tests/golden/wan_tiny/scheduler
 
 
 def _render_clip(args):
-    seed, scale = args
+    """Clip `seed` as uint8 [frames, height, width, 3], or a random spatial `crop` of it (chosen
+    by the seed), and its caption."""
+    seed, scale, crop = args
     video, caption, _ = clips.make_clip(seed, scale.frames, scale.height, scale.width)
+    if crop is not None:
+        rng = np.random.default_rng(seed)
+        top, left = (int(rng.integers(0, size - c + 1))
+                     for size, c in zip(video.shape[1:3], crop))
+        video = np.ascontiguousarray(video[:, top:top + crop[0], left:left + crop[1]])
     return video, caption
 
 
-class ClipStream:
-    """Batches of clips from consecutive seeds, rendered clip by clip by worker processes, the
-    next group of batches always in flight while the current one trains."""
+def model_input(video: torch.Tensor, device) -> torch.Tensor:
+    """uint8 clips [B, F, H, W, 3] as the VAE's input: float [B, 3, F, H, W] in [-1, 1], on
+    `device` (converted there: a float clip is 4x the bytes to move)."""
+    return video.to(device).permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1)
 
-    def __init__(self, scale: Scale, batch: int, first_seed: int, workers: int):
-        self.scale, self.batch, self.seed = scale, batch, first_seed
+
+class ClipStream:
+    """Batches of clips from consecutive seeds (whole, or random `crop`s (height, width) of
+    them), rendered clip by clip by worker processes, the next group of batches always in flight
+    while the current one trains."""
+
+    def __init__(self, scale: Scale, batch: int, first_seed: int, workers: int, crop=None):
+        self.scale, self.batch, self.seed, self.crop = scale, batch, first_seed, crop
         # Spawned, not forked: forking after LibTorch started its threads can deadlock.
         self.pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
         self.pending = None  # (count, AsyncResult) of the next group.
 
     def _start(self, count: int):
-        jobs = [(seed, self.scale) for seed in range(self.seed, self.seed + count * self.batch)]
+        jobs = [(seed, self.scale, self.crop)
+                for seed in range(self.seed, self.seed + count * self.batch)]
         self.seed += count * self.batch
         if self.pool is None:
             return count, [_render_clip(job) for job in jobs]
         return count, self.pool.map_async(_render_clip, jobs, chunksize=2)
 
     def next(self, count: int):
-        """`count` batches of (float [B, 3, F, H, W] in [-1, 1], captions)."""
+        """`count` batches of (uint8 [B, F, H, W, 3] (see model_input), captions)."""
         if self.pending is None or self.pending[0] != count:
             self.pending = self._start(count)
         result = self.pending[1]
@@ -128,8 +154,7 @@ class ClipStream:
         batches = []
         for i in range(count):
             part = rendered[i * self.batch:(i + 1) * self.batch]
-            x = torch.from_numpy(np.stack([video for video, _ in part]))
-            batches.append((x.permute(0, 4, 1, 2, 3).float() / 127.5 - 1,
+            batches.append((torch.from_numpy(np.stack([video for video, _ in part])),
                             [caption for _, caption in part]))
         return batches
 
@@ -139,12 +164,22 @@ def caption_corpus(count: int):
 
 
 def prompt_embeds(tokenizer, encoder, prompts, max_length, device):
-    """diffusers' own WanPipeline._get_t5_prompt_embeds (rows past each prompt zeroed)."""
+    """diffusers' own WanPipeline._get_t5_prompt_embeds (rows past each prompt zeroed), with
+    gradients to the encoder when they are enabled."""
     pipe = types.SimpleNamespace(tokenizer=tokenizer, text_encoder=encoder,
                                  _execution_device=device)
-    with torch.no_grad():
-        return pipeline_wan.WanPipeline._get_t5_prompt_embeds(
-            pipe, prompt=prompts, max_sequence_length=max_length, device=device)
+    return pipeline_wan.WanPipeline._get_t5_prompt_embeds(
+        pipe, prompt=prompts, max_sequence_length=max_length, device=device)
+
+
+def word_seed_pieces(corpus, path):
+    """Writes the corpus's words, each with its count, as a SentencePiece seed-pieces file. Left
+    to itself the unigram trainer seeds with substrings shared by several distinct words, which
+    on this small vocabulary split most words into letters ("white" -> "w", "h", "i", "te")."""
+    counts = collections.Counter(word for caption in corpus for word in caption.split())
+    with open(path, "w") as f:
+        for word, count in sorted(counts.items()):
+            f.write(f"\u2581{word}\t{count}\n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,58 +197,81 @@ class LearningRate:
             self.floor + (1 - self.floor) * cosine)
 
 
-def fit(name, model, optimizer, rate: LearningRate, stream: ClipStream, steps: int,
-        minutes: float, loss_of, log):
-    """Optimises `model` on the stream's batches with `loss_of(x, captions)` for `steps` steps or
-    `minutes`, whichever ends first; returns the stage's record for the training log."""
-    model.train()
+class Stopwatch:
+    """Wall time per named part of the training steps (the device synchronised at each part's
+    end, so that its queued work counts where it was issued)."""
+
+    def __init__(self, device):
+        self.device, self.seconds = device, collections.Counter()
+
+    @contextlib.contextmanager
+    def part(self, name: str):
+        start = time.time()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.seconds[name] += time.time() - start
+
+    def shares(self, total: float) -> str:
+        return " ".join(f"{name} {100 * seconds / total:.0f}%"
+                        for name, seconds in sorted(self.seconds.items()))
+
+
+def fit(name, modules, optimizer, rate: LearningRate, steps: int, minutes: float, loss_of,
+        watch: Stopwatch, log):
+    """Optimises `modules` with `loss_of(step)` for `steps` steps or `minutes`, whichever ends
+    first; returns the stage's record for the training log."""
+    for module in modules:
+        module.train()
+    parameters = [p for module in modules for p in module.parameters()]
     start, losses = time.time(), []
     deadline = start + minutes * 60
     while len(losses) < steps and time.time() < deadline:
-        for x, captions in stream.next(4):
-            progress = max(len(losses) / steps, (time.time() - start) / (minutes * 60))
-            for group in optimizer.param_groups:
-                group["lr"] = rate.at(len(losses), progress)
-            loss = loss_of(x, captions)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-            if len(losses) % 50 == 0 or len(losses) == steps:
-                log(f"{name} step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}")
-            if len(losses) == steps:
-                break
-    model.eval()
+        progress = max(len(losses) / steps, (time.time() - start) / (minutes * 60))
+        for group in optimizer.param_groups:
+            group["lr"] = rate.at(len(losses), progress)
+        loss = loss_of(len(losses))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if len(losses) % 50 == 0 or len(losses) == steps:
+            elapsed = time.time() - start
+            log(f"{name} step {len(losses)}/{steps} loss {np.mean(losses[-50:]):.4f}, "
+                f"{len(losses) / elapsed:.2f} steps/s, {watch.shares(elapsed)}")
+    for module in modules:
+        module.eval()
     return {"steps": len(losses), "seconds": time.time() - start, "loss_first": losses[0],
             "loss_last50": float(np.mean(losses[-50:])), "losses_every_50": losses[::50],
-            "learning_rate": dataclasses.asdict(rate)}
+            "learning_rate": dataclasses.asdict(rate),
+            "seconds_by_part": dict(watch.seconds)}
 
 
-def train_vae(vae, stream: ClipStream, steps: int, minutes: float, crop, device, log):
-    """Reconstruction (L1 + MSE) with a light KL term, on random spatial `crop`s (height, width)
-    of whole clips (one crop per batch)."""
+def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
+    """Reconstruction (L1 + MSE) with a light KL term, on the stream's clips (spatial crops)."""
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     rate = LearningRate(peak=1e-3, warmup=1, floor=0.1)
-    generator = torch.Generator().manual_seed(2)
+    watch, batches = Stopwatch(device), []
 
-    def loss_of(x, _):
-        top, left = [int(torch.randint(0, size - c + 1, (1,), generator=generator))
-                     for size, c in zip(x.shape[3:], crop)]
-        x = x[:, :, :, top:top + crop[0], left:left + crop[1]].to(device)
+    def loss_of(_):
+        with watch.part("data"):
+            if not batches:
+                batches.extend(stream.next(4))
+            x = model_input(batches.pop(0)[0], device)
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / x[0].numel()
         return (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
 
-    return fit("vae", vae, optimizer, rate, stream, steps, minutes, loss_of, log)
+    return fit("vae", [vae], optimizer, rate, steps, minutes, loss_of, watch, log)
 
 
 @torch.no_grad()
 def latent_statistics(vae, stream: ClipStream, batches: int, device):
     sums = sums_sq = count = 0
-    for x, _ in stream.next(batches):
-        z = vae.encode(x.to(device)).latent_dist.mode().float()
+    for video, _ in stream.next(batches):
+        z = vae.encode(model_input(video, device)).latent_dist.mode().float()
         sums = sums + z.sum(dim=(0, 2, 3, 4))
         sums_sq = sums_sq + (z ** 2).sum(dim=(0, 2, 3, 4))
         count += z.numel() // z.shape[1]
@@ -222,83 +280,87 @@ def latent_statistics(vae, stream: ClipStream, batches: int, device):
     return mean.cpu().tolist(), std.cpu().tolist()
 
 
-def train_transformer(transformer, vae, tokenizer, encoder, stream: ClipStream, steps: int,
+def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, steps: int,
                       minutes: float, scale: Scale, device, log):
-    """Flow matching on normalised latents: x_t = (1 - s) x0 + s e, target e - x0, with the
-    noise levels s the shifted sampler visits and the caption dropped for guidance."""
+    """Flow matching on normalised latents, x_t = (1 - s) x0 + s e with target e - x0, for the
+    noise levels s the shifted sampler visits, the caption dropped for guidance; the text
+    encoder trains with the transformer. `stream` gives groups of Scale.refresh_group clips."""
     mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
-    empty = prompt_embeds(tokenizer, encoder, [""], scale.max_sequence_length, device)
-    optimizer = torch.optim.AdamW(transformer.parameters(), lr=3e-4, weight_decay=0.01)
+    parameters = list(transformer.parameters()) + list(encoder.parameters())
+    optimizer = torch.optim.AdamW(parameters, lr=3e-4, weight_decay=0.01)
     rate = LearningRate(peak=3e-4, warmup=min(200, steps // 10 + 1), floor=0.0)
     generator = torch.Generator(device="cpu").manual_seed(1)
+    watch = Stopwatch(device)
 
     @torch.no_grad()
-    def encode(x):
+    def encode(video):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            return ((vae.encode(x.to(device)).latent_dist.mode().float() - mean) / std).to(
-                torch.bfloat16)
+            z = vae.encode(model_input(video, device)).latent_dist.mode().float()
+        return ((z - mean) / std).to(torch.bfloat16)
 
     # The pool, filled before training; then a ring whose oldest clips the new ones replace.
     pool, pool_captions = [], []
     while len(pool_captions) < scale.latent_pool:
-        # A few batches at a time: a full-size clip is 29 MB in float32.
-        for x, captions in stream.next(4):
-            pool.append(encode(x))
-            pool_captions += captions
+        video, captions = stream.next(1)[0]
+        pool.append(encode(video))
+        pool_captions += captions
     pool = torch.cat(pool)
     log(f"transformer: {len(pool_captions)} clips encoded into the latent pool")
     oldest = 0
+    steps_per_group = max(1, scale.refresh_group // scale.transformer_refresh)
 
-    def loss_of(x, new_captions):
+    def loss_of(step):
         nonlocal oldest
-        slots = [(oldest + i) % len(pool_captions) for i in range(len(new_captions))]
-        oldest = (oldest + len(new_captions)) % len(pool_captions)
-        pool[slots] = encode(x)
-        for slot, caption in zip(slots, new_captions):
-            pool_captions[slot] = caption
+        if step % steps_per_group == steps_per_group - 1:
+            with watch.part("data"):
+                video, new_captions = stream.next(1)[0]
+            with watch.part("encode"):
+                slots = [(oldest + i) % len(pool_captions) for i in range(len(new_captions))]
+                oldest = (oldest + len(new_captions)) % len(pool_captions)
+                pool[slots] = encode(video)
+            for slot, caption in zip(slots, new_captions):
+                pool_captions[slot] = caption
         chosen = torch.randint(0, len(pool_captions), (scale.transformer_batch,),
                                generator=generator)
         latents = pool[chosen.to(device)].float()
-        captions = [pool_captions[i] for i in chosen.tolist()]
-        with torch.no_grad():
-            text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
-            drop = torch.rand(len(captions), generator=generator) < CFG_DROPOUT
-            text[drop.to(device)] = empty[0]
+        drop = torch.rand(len(chosen), generator=generator) < CFG_DROPOUT
+        captions = ["" if dropped else pool_captions[i]
+                    for i, dropped in zip(chosen.tolist(), drop.tolist())]
         noise = torch.randn(latents.shape, generator=generator).to(device)
         u = torch.rand(latents.shape[0], generator=generator).to(device)
         sigma = FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
         s = sigma.view(-1, 1, 1, 1, 1)
         noisy = (1 - s) * latents + s * noise
+        text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
         return ((predicted.float() - (noise - latents)) ** 2).mean()
 
-    return fit("transformer", transformer, optimizer, rate, stream, steps, minutes, loss_of,
-               log)
+    return fit("transformer", [transformer, encoder], optimizer, rate, steps, minutes, loss_of,
+               watch, log)
 
 
 def make_text_encoder(out, scale: Scale, seed: int, record, log):
     """Stages 1 and 2: the tokenizer, trained on the grammar's captions (and the empty negative
-    prompt's ""), and the umT5 encoder with fixed random weights; both written to `out`."""
+    prompt's "") and written to `out`, and a new umT5 encoder (transformers' initialisation, no
+    dropout), which trains with the transformer."""
     corpus = caption_corpus(20000)
-    spm_size, tokenizer = fixtures_text.train_tokenizer(
-        os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
-        eos_id=1, unk_id=2, bos_id=-1)
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = os.path.join(tmp, "seed_pieces.tsv")
+        word_seed_pieces(corpus, seeds)
+        spm_size, tokenizer = fixtures_text.train_tokenizer(
+            os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
+            eos_id=1, unk_id=2, bos_id=-1, seed_sentencepieces_file=seeds)
     record["stages"]["tokenizer"] = {"pieces": spm_size, "corpus_captions": len(corpus)}
     log(f"tokenizer: {spm_size} pieces")
     config = UMT5Config(vocab_size=(spm_size + EXTRA_IDS + 15) // 16 * 16, d_model=scale.text_dim,
                         d_kv=scale.text_dim // 4, d_ff=2 * scale.text_dim, num_layers=2,
                         num_heads=4, relative_attention_num_buckets=32,
                         relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
-                        layer_norm_epsilon=1e-6)
-    encoder = UMT5EncoderModel(config).eval()
-    generator = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for param in encoder.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
-    return tokenizer, encoder
+                        layer_norm_epsilon=1e-6, dropout_rate=0.0)
+    torch.manual_seed(seed + 1)
+    return tokenizer, UMT5EncoderModel(config).eval()
 
 
 def train_new_vae(out, scale: Scale, args, device, record, log):
@@ -308,10 +370,14 @@ def train_new_vae(out, scale: Scale, args, device, record, log):
                            temperal_downsample=[False, True, True],
                            latents_mean=[0.0] * scale.z_dim,
                            latents_std=[1.0] * scale.z_dim).to(device)
-    stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers)
-    record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes,
-                                        scale.vae_crop, device, log)
-    mean, std = latent_statistics(vae, stream, 8, device)
+    stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers,
+                        crop=scale.vae_crop)
+    record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes, device,
+                                        log)
+    # Whole clips, after the ones the training saw.
+    mean, std = latent_statistics(
+        vae, ClipStream(scale, scale.vae_batch, first_seed=1_500_000, workers=args.workers), 8,
+        device)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
     record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
@@ -361,10 +427,10 @@ def main(argv=None) -> int:
     if args.init:
         with open(os.path.join(args.init, "training_log.json")) as f:
             record["init"] = json.load(f)
-        for part in ("tokenizer", "text_encoder", "vae"):
+        for part in ("tokenizer", "vae"):
             shutil.copytree(os.path.join(args.init, part), os.path.join(out, part))
         tokenizer = transformers.AutoTokenizer.from_pretrained(os.path.join(out, "tokenizer"))
-        encoder = UMT5EncoderModel.from_pretrained(os.path.join(out, "text_encoder")).eval()
+        encoder = UMT5EncoderModel.from_pretrained(os.path.join(args.init, "text_encoder"))
         vae = AutoencoderKLWan.from_pretrained(os.path.join(out, "vae")).eval()
         transformer = WanTransformer3DModel.from_pretrained(os.path.join(args.init, "transformer"))
         # Clips after the ones the earlier run saw.
@@ -376,14 +442,14 @@ def main(argv=None) -> int:
         first_seed = 2_000_000
     encoder, vae, transformer = encoder.to(device), vae.to(device), transformer.to(device)
 
-    # 4. Transformer.
-    stream = ClipStream(scale, scale.transformer_refresh, first_seed=first_seed,
-                        workers=args.workers)
+    # 4. Transformer and text encoder.
+    stream = ClipStream(scale, scale.refresh_group, first_seed=first_seed, workers=args.workers)
     record["stages"]["transformer"] = train_transformer(
-        transformer, vae, tokenizer, encoder, stream, args.transformer_steps,
+        transformer, encoder, vae, tokenizer, stream, args.transformer_steps,
         args.transformer_minutes, scale, device, log)
     record["stages"]["transformer"]["clips_seen_end"] = stream.seed - 2_000_000
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
+    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
 
     # The Wan2.1 UniPC scheduler, and the pipeline's index.
     shutil.copytree(os.path.join(ROOT, "tests", "golden", "wan_tiny", "scheduler"),

@@ -2,23 +2,22 @@
 # Trains the demo model on the GPU machine and scores the result with the Python reference, in one
 # command for the device tool (run with carry ["wheelhouse"], made by make_wheelhouse.sh):
 #
-#   tools/demo_model/train_on_device.sh OUT [train.py arguments...]
+#   tools/demo_model/train_on_device.sh OUT MODEL [train.py arguments...]
 #
-# Installs the wheelhouse next to the machine's torch (/opt/torch/.venv), runs train.py into
-# /tmp/demo (or continues /tmp/demo's training into /tmp/demo-next with --init /tmp/demo, kept
-# between calls while the machine stays warm), scores 16 held-out prompts with evaluate.py
-# --model on the GPU, and leaves OUT/demo.tgz (the model folder) and OUT/eval_ref.json.
+# Installs the wheelhouse next to the machine's torch (/opt/torch/.venv), runs train.py into the
+# folder MODEL (under /tmp, kept between calls while the machine stays warm, so that a later call
+# can continue it with `--init MODEL` into another folder), scores 16 held-out prompts with
+# evaluate.py --model on the GPU, and leaves OUT/demo.tgz (the model folder), OUT/eval_ref.json and OUT/strip.png.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$1"
-shift
+model="$2"
+shift 2
 python=/opt/torch/.venv/bin/python3
 "$python" -m pip install --quiet --no-deps --no-index --target /tmp/wheels wheelhouse/*.whl
 export PYTHONPATH=/tmp/wheels
-model=/tmp/demo
-for arg in "$@"; do [[ "$arg" == --init ]] && model=/tmp/demo-next; done
 "$python" tools/demo_model/train.py --out "$model" --scale full --device cuda --workers 14 "$@" \
   2>&1 | grep -v 'it/s\]'
 "$python" tools/demo_model/evaluate.py --model "$model" --device cuda --count 16 \
-  --json "$out/eval_ref.json" | tail -14
+  --json "$out/eval_ref.json" --strip "$out/strip.png" | tail -14
 tar -C "$(dirname "$model")" -czf "$out/demo.tgz" "$(basename "$model")"
