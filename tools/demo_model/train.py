@@ -18,7 +18,9 @@ Stages (each logged to DIR/training_log.json with its losses and time):
 4. transformer and text encoder: a small Wan transformer trained with the flow-matching
    objective on normalised latents, together with the text encoder, the caption dropped (empty
    prompt) 10% of the time so that guidance works; batches are drawn from a pool of encoded
-   clips that new clips keep replacing (Scale.latent_pool).
+   clips that new clips keep replacing (Scale.latent_pool);
+5. a check that the result reads its prompts (text_reliance: held-out loss with the right
+   caption, another one and none), logged and kept in the training log.
 Clips are rendered on the fly from seeds, so nothing but the model is written. --init continues
 from an earlier output: its tokenizer and VAE are kept and its transformer and text encoder train
 further on clips they have not seen (the earlier log is kept under "init").
@@ -248,23 +250,71 @@ def fit(name, modules, optimizer, rate: LearningRate, steps: int, minutes: float
             "seconds_by_part": dict(watch.seconds)}
 
 
+def decode_unclamped(vae, z: torch.Tensor) -> torch.Tensor:
+    """AutoencoderKLWan._decode (diffusers 0.42.1) without its final clamp to [-1, 1]: a clamped
+    output has no gradient, so a pixel decoded past the range (black, white) would stay wrong.
+    The demo VAE uses neither tiling nor patching; check_decode_unclamped checks the equality."""
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    frames = []
+    for i in range(x.shape[2]):
+        vae._conv_idx = [0]
+        frames.append(vae.decoder(x[:, :, i:i + 1], feat_cache=vae._feat_map,
+                                  feat_idx=vae._conv_idx, first_chunk=i == 0))
+    vae.clear_cache()
+    return torch.cat(frames, 2)
+
+
+@torch.no_grad()
+def check_decode_unclamped(vae, z: torch.Tensor):
+    if not torch.equal(decode_unclamped(vae, z).clamp(-1, 1), vae.decode(z).sample):
+        raise RuntimeError("decode_unclamped no longer matches AutoencoderKLWan.decode: check "
+                           "the diffusers version")
+
+
 def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
-    """Reconstruction (L1 + MSE) with a light KL term, on the stream's clips (spatial crops)."""
+    """Reconstruction (L1 + MSE, of the unclamped decode) with a light KL term, on the stream's
+    clips (spatial crops)."""
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     rate = LearningRate(peak=1e-3, warmup=1, floor=0.1)
     watch, batches = Stopwatch(device), []
 
-    def loss_of(_):
+    def loss_of(step):
         with watch.part("data"):
             if not batches:
                 batches.extend(stream.next(4))
             x = model_input(batches.pop(0)[0], device)
         posterior = vae.encode(x).latent_dist
-        recon = vae.decode(posterior.sample()).sample
+        z = posterior.sample()
+        if step == 0:
+            check_decode_unclamped(vae, z)
+        recon = decode_unclamped(vae, z)
         kl = posterior.kl().mean() / x[0].numel()
         return (recon - x).abs().mean() + ((recon - x) ** 2).mean() + 1e-4 * kl
 
     return fit("vae", [vae], optimizer, rate, steps, minutes, loss_of, watch, log)
+
+
+@torch.no_grad()
+def reconstruction_check(vae, scale: Scale, device, workers: int):
+    """The VAE's round trip of 16 held-out whole clips (seeds from 3,500,000): mean absolute
+    error in levels (0-255), that of the first frame (encoded on its own) and how often
+    clips.adherence still finds the main object's colour and direction: the ceiling of the
+    whole model's adherence."""
+    video, _ = ClipStream(scale, 16, first_seed=3_500_000, workers=workers).next(1)[0]
+    errors, first, verdicts = [], [], []
+    for i, part in enumerate(video.split(4)):
+        out = vae.decode(vae.encode(model_input(part, device)).latent_dist.mode()).sample
+        out = ((out.permute(0, 2, 3, 4, 1).float() + 1) * 127.5).round().clamp(0, 255).cpu()
+        error = (out - part.float()).abs()
+        errors.append(error.mean().item())
+        first.append(error[:, 0].mean().item())
+        verdicts += [clips.adherence(clip.to(torch.uint8).numpy(), clips.make_scene(seed))
+                     for clip, seed in zip(out, range(3_500_000 + 4 * i, 3_500_004 + 4 * i))]
+    return {"mean_abs_error": float(np.mean(errors)),
+            "first_frame_mean_abs_error": float(np.mean(first)),
+            "color": float(np.mean([v["color"] for v in verdicts])),
+            "direction": float(np.mean([v["direction"] for v in verdicts]))}
 
 
 @torch.no_grad()
@@ -280,30 +330,43 @@ def latent_statistics(vae, stream: ClipStream, batches: int, device):
     return mean.cpu().tolist(), std.cpu().tolist()
 
 
-def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, steps: int,
-                      minutes: float, scale: Scale, device, log):
-    """Flow matching on normalised latents, x_t = (1 - s) x0 + s e with target e - x0, for the
-    noise levels s the shifted sampler visits, the caption dropped for guidance; the text
-    encoder trains with the transformer. `stream` gives groups of Scale.refresh_group clips."""
+@torch.no_grad()
+def normalised_latents(vae, video, device) -> torch.Tensor:
+    """uint8 clips [B, F, H, W, 3] as the transformer's bf16 latents, normalised with the VAE's
+    latents_mean / latents_std as WanPipeline un-normalises them."""
     mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        z = vae.encode(model_input(video, device)).latent_dist.mode().float()
+    return ((z - mean) / std).to(torch.bfloat16)
+
+
+def flow_matching_loss(transformer, latents, text, sigma, noise, device) -> torch.Tensor:
+    """The mean squared error of the predicted flow e - x0 at x_s = (1 - s) x0 + s e, for each
+    sample's noise level s in `sigma` (timestep 1000 s, as the scheduler's)."""
+    s = sigma.view(-1, 1, 1, 1, 1)
+    noisy = (1 - s) * latents + s * noise
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
+    return ((predicted.float() - (noise - latents)) ** 2).mean()
+
+
+def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, steps: int,
+                      minutes: float, scale: Scale, device, log):
+    """Flow matching on normalised latents for the noise levels the shifted sampler visits, the
+    caption dropped for guidance; the text encoder trains with the transformer. `stream` gives
+    groups of Scale.refresh_group clips."""
     parameters = list(transformer.parameters()) + list(encoder.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=3e-4, weight_decay=0.01)
     rate = LearningRate(peak=3e-4, warmup=min(200, steps // 10 + 1), floor=0.0)
     generator = torch.Generator(device="cpu").manual_seed(1)
     watch = Stopwatch(device)
 
-    @torch.no_grad()
-    def encode(video):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            z = vae.encode(model_input(video, device)).latent_dist.mode().float()
-        return ((z - mean) / std).to(torch.bfloat16)
-
     # The pool, filled before training; then a ring whose oldest clips the new ones replace.
     pool, pool_captions = [], []
     while len(pool_captions) < scale.latent_pool:
         video, captions = stream.next(1)[0]
-        pool.append(encode(video))
+        pool.append(normalised_latents(vae, video, device))
         pool_captions += captions
     pool = torch.cat(pool)
     log(f"transformer: {len(pool_captions)} clips encoded into the latent pool")
@@ -318,7 +381,7 @@ def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, 
             with watch.part("encode"):
                 slots = [(oldest + i) % len(pool_captions) for i in range(len(new_captions))]
                 oldest = (oldest + len(new_captions)) % len(pool_captions)
-                pool[slots] = encode(video)
+                pool[slots] = normalised_latents(vae, video, device)
             for slot, caption in zip(slots, new_captions):
                 pool_captions[slot] = caption
         chosen = torch.randint(0, len(pool_captions), (scale.transformer_batch,),
@@ -330,15 +393,34 @@ def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, 
         noise = torch.randn(latents.shape, generator=generator).to(device)
         u = torch.rand(latents.shape[0], generator=generator).to(device)
         sigma = FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
-        s = sigma.view(-1, 1, 1, 1, 1)
-        noisy = (1 - s) * latents + s * noise
         text = prompt_embeds(tokenizer, encoder, captions, scale.max_sequence_length, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            predicted = transformer(noisy, sigma * 1000, text, return_dict=False)[0]
-        return ((predicted.float() - (noise - latents)) ** 2).mean()
+        return flow_matching_loss(transformer, latents, text, sigma, noise, device)
 
     return fit("transformer", [transformer, encoder], optimizer, rate, steps, minutes, loss_of,
                watch, log)
+
+
+@torch.no_grad()
+def text_reliance(transformer, encoder, vae, tokenizer, scale: Scale, device, workers: int):
+    """The flow-matching loss on 32 held-out clips (seeds from 3,500,000, which neither training
+    nor evaluate.py uses) at noise levels 0.3, 0.6 and 0.9, with each clip's own caption, with
+    another clip's caption and with the empty prompt. A model that reads its prompt has "own"
+    clearly below the other two; one that ignores it has the three equal."""
+    video, captions = ClipStream(scale, 32, first_seed=3_500_000, workers=workers).next(1)[0]
+    latents = torch.cat([normalised_latents(vae, part, device)
+                         for part in video.split(8)]).float()
+    generator = torch.Generator(device="cpu").manual_seed(3)
+    prompts = {"own": captions, "other": captions[1:] + captions[:1], "empty": [""] * len(captions)}
+    result = {}
+    for level in (0.3, 0.6, 0.9):
+        noise = torch.randn(latents.shape, generator=generator).to(device)
+        sigma = torch.full((len(captions),), level, device=device)
+        result[str(level)] = {
+            name: flow_matching_loss(transformer, latents, prompt_embeds(
+                tokenizer, encoder, texts, scale.max_sequence_length, device), sigma, noise,
+                device).item()
+            for name, texts in prompts.items()}
+    return result
 
 
 def make_text_encoder(out, scale: Scale, seed: int, record, log):
@@ -351,7 +433,7 @@ def make_text_encoder(out, scale: Scale, seed: int, record, log):
         word_seed_pieces(corpus, seeds)
         spm_size, tokenizer = fixtures_text.train_tokenizer(
             os.path.join(out, "tokenizer"), EXTRA_IDS, corpus=corpus, vocab_size=120, pad_id=0,
-            eos_id=1, unk_id=2, bos_id=-1, seed_sentencepieces_file=seeds)
+            eos_id=1, unk_id=2, bos_id=-1, seed_sentencepieces_file=seeds, minloglevel=1)
     record["stages"]["tokenizer"] = {"pieces": spm_size, "corpus_captions": len(corpus)}
     log(f"tokenizer: {spm_size} pieces")
     config = UMT5Config(vocab_size=(spm_size + EXTRA_IDS + 15) // 16 * 16, d_model=scale.text_dim,
@@ -380,6 +462,9 @@ def train_new_vae(out, scale: Scale, args, device, record, log):
         device)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    check = reconstruction_check(vae, scale, device, args.workers)
+    record["stages"]["vae"]["reconstruction"] = check
+    log(f"vae round trip of held-out clips: {check}")
     record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
     return vae
 
@@ -448,6 +533,11 @@ def main(argv=None) -> int:
         transformer, encoder, vae, tokenizer, stream, args.transformer_steps,
         args.transformer_minutes, scale, device, log)
     record["stages"]["transformer"]["clips_seen_end"] = stream.seed - 2_000_000
+    reliance = text_reliance(transformer, encoder, vae, tokenizer, scale, device, args.workers)
+    record["text_reliance"] = reliance
+    log("held-out loss with the clip's own caption / another's / the empty one: " + ", ".join(
+        f"noise {level}: {v['own']:.4f} / {v['other']:.4f} / {v['empty']:.4f}"
+        for level, v in reliance.items()))
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
     encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
 

@@ -6,18 +6,21 @@
 #
 # Installs the wheelhouse next to the machine's torch (/opt/torch/.venv), runs train.py into the
 # folder MODEL (under /tmp, kept between calls while the machine stays warm, so that a later call
-# can continue it with `--init MODEL` into another folder), scores 16 held-out prompts with
-# evaluate.py --model on the GPU, and leaves OUT/demo.tgz (the model folder), OUT/eval_ref.json and OUT/strip.png.
+# can continue it with `--init MODEL` into another folder), scores $EVAL_COUNT (default 16)
+# held-out prompts with evaluate.py --model on the GPU, and leaves OUT/demo.tgz (the model folder),
+# OUT/eval_ref.json and OUT/strip.png.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$1"
 model="$2"
 shift 2
 python=/opt/torch/.venv/bin/python3
-"$python" -m pip install --quiet --no-deps --no-index --target /tmp/wheels wheelhouse/*.whl
+# Once per machine: a later call on the warm machine finds them.
+[[ -d /tmp/wheels ]] ||
+  "$python" -m pip install --quiet --no-deps --no-index --target /tmp/wheels wheelhouse/*.whl
 export PYTHONPATH=/tmp/wheels
 "$python" tools/demo_model/train.py --out "$model" --scale full --device cuda --workers 14 "$@" \
   2>&1 | grep -v 'it/s\]'
-"$python" tools/demo_model/evaluate.py --model "$model" --device cuda --count 16 \
+"$python" tools/demo_model/evaluate.py --model "$model" --device cuda --count "${EVAL_COUNT:-16}" \
   --json "$out/eval_ref.json" --strip "$out/strip.png" | tail -14
 tar -C "$(dirname "$model")" -czf "$out/demo.tgz" "$(basename "$model")"
