@@ -127,38 +127,57 @@ def model_input(video: torch.Tensor, device) -> torch.Tensor:
     return video.to(device).permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1)
 
 
-class ClipStream:
-    """Batches of clips from consecutive seeds (whole, or random `crop`s (height, width) of
-    them), rendered clip by clip by worker processes, the next group of batches always in flight
-    while the current one trains."""
+def as_batch(rendered):
+    """[(video, caption)] from _render_clip as (uint8 [B, F, H, W, 3] (see model_input),
+    captions)."""
+    return (torch.from_numpy(np.stack([video for video, _ in rendered])),
+            [caption for _, caption in rendered])
 
-    def __init__(self, scale: Scale, batch: int, first_seed: int, workers: int, crop=None):
-        self.scale, self.batch, self.seed, self.crop = scale, batch, first_seed, crop
+
+class Renderer:
+    """Renders clips by seed in one pool of worker processes for the whole run (or, with one
+    worker, in this process)."""
+
+    def __init__(self, workers: int):
         # Spawned, not forked: forking after LibTorch started its threads can deadlock.
         self.pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
-        self.pending = None  # (count, AsyncResult) of the next group.
+
+    def start(self, scale: Scale, seeds, crop=None):
+        """Starts rendering clips `seeds` (whole, or random `crop`s (height, width) of them);
+        returns a function that waits for them and gives [(video, caption)]."""
+        jobs = [(seed, scale, crop) for seed in seeds]
+        if self.pool is None:
+            rendered = [_render_clip(job) for job in jobs]
+            return lambda: rendered
+        return self.pool.map_async(_render_clip, jobs, chunksize=2).get
+
+    def batch(self, scale: Scale, first_seed: int, count: int):
+        """Whole clips first_seed, first_seed + 1, ... as one batch (see as_batch)."""
+        return as_batch(self.start(scale, range(first_seed, first_seed + count))())
+
+
+class ClipStream:
+    """Batches of clips from consecutive seeds (whole, or random `crop`s (height, width) of
+    them), rendered by `renderer`, the next group of batches always in flight while the current
+    one trains."""
+
+    def __init__(self, renderer: Renderer, scale: Scale, batch: int, first_seed: int, crop=None):
+        self.renderer, self.scale, self.batch, self.seed, self.crop = (
+            renderer, scale, batch, first_seed, crop)
+        self.pending = None  # (count, the wait for it) of the next group.
 
     def _start(self, count: int):
-        jobs = [(seed, self.scale, self.crop)
-                for seed in range(self.seed, self.seed + count * self.batch)]
+        seeds = range(self.seed, self.seed + count * self.batch)
         self.seed += count * self.batch
-        if self.pool is None:
-            return count, [_render_clip(job) for job in jobs]
-        return count, self.pool.map_async(_render_clip, jobs, chunksize=2)
+        return count, self.renderer.start(self.scale, seeds, self.crop)
 
     def next(self, count: int):
-        """`count` batches of (uint8 [B, F, H, W, 3] (see model_input), captions)."""
+        """`count` batches (see as_batch)."""
         if self.pending is None or self.pending[0] != count:
             self.pending = self._start(count)
-        result = self.pending[1]
-        rendered = result if isinstance(result, list) else result.get()
+        rendered = self.pending[1]()
         self.pending = self._start(count)
-        batches = []
-        for i in range(count):
-            part = rendered[i * self.batch:(i + 1) * self.batch]
-            batches.append((torch.from_numpy(np.stack([video for video, _ in part])),
-                            [caption for _, caption in part]))
-        return batches
+        return [as_batch(rendered[i * self.batch:(i + 1) * self.batch]) for i in range(count)]
 
 
 def caption_corpus(count: int):
@@ -296,12 +315,12 @@ def train_vae(vae, stream: ClipStream, steps: int, minutes: float, device, log):
 
 
 @torch.no_grad()
-def reconstruction_check(vae, scale: Scale, device, workers: int):
+def reconstruction_check(vae, renderer: Renderer, scale: Scale, device):
     """The VAE's round trip of 16 held-out whole clips (seeds from 3,500,000): mean absolute
     error in levels (0-255), that of the first frame (encoded on its own) and how often
     clips.adherence still finds the main object's colour and direction: the ceiling of the
     whole model's adherence."""
-    video, _ = ClipStream(scale, 16, first_seed=3_500_000, workers=workers).next(1)[0]
+    video, _ = renderer.batch(scale, 3_500_000, 16)
     errors, first, verdicts = [], [], []
     for i, part in enumerate(video.split(4)):
         out = vae.decode(vae.encode(model_input(part, device)).latent_dist.mode()).sample
@@ -318,10 +337,12 @@ def reconstruction_check(vae, scale: Scale, device, workers: int):
 
 
 @torch.no_grad()
-def latent_statistics(vae, stream: ClipStream, batches: int, device):
+def latent_statistics(vae, video: torch.Tensor, batch: int, device):
+    """Per-channel mean and std of the latents of uint8 clips `video`, encoded `batch` at a
+    time."""
     sums = sums_sq = count = 0
-    for video, _ in stream.next(batches):
-        z = vae.encode(model_input(video, device)).latent_dist.mode().float()
+    for part in video.split(batch):
+        z = vae.encode(model_input(part, device)).latent_dist.mode().float()
         sums = sums + z.sum(dim=(0, 2, 3, 4))
         sums_sq = sums_sq + (z ** 2).sum(dim=(0, 2, 3, 4))
         count += z.numel() // z.shape[1]
@@ -401,25 +422,26 @@ def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, 
 
 
 @torch.no_grad()
-def text_reliance(transformer, encoder, vae, tokenizer, scale: Scale, device, workers: int):
+def text_reliance(transformer, encoder, vae, tokenizer, renderer: Renderer, scale: Scale,
+                  device):
     """The flow-matching loss on 32 held-out clips (seeds from 3,500,000, which neither training
     nor evaluate.py uses) at noise levels 0.3, 0.6 and 0.9, with each clip's own caption, with
     another clip's caption and with the empty prompt. A model that reads its prompt has "own"
     clearly below the other two; one that ignores it has the three equal."""
-    video, captions = ClipStream(scale, 32, first_seed=3_500_000, workers=workers).next(1)[0]
+    video, captions = renderer.batch(scale, 3_500_000, 32)
     latents = torch.cat([normalised_latents(vae, part, device)
                          for part in video.split(8)]).float()
     generator = torch.Generator(device="cpu").manual_seed(3)
     prompts = {"own": captions, "other": captions[1:] + captions[:1], "empty": [""] * len(captions)}
+    texts = {name: prompt_embeds(tokenizer, encoder, prompt, scale.max_sequence_length, device)
+             for name, prompt in prompts.items()}
     result = {}
     for level in (0.3, 0.6, 0.9):
         noise = torch.randn(latents.shape, generator=generator).to(device)
         sigma = torch.full((len(captions),), level, device=device)
         result[str(level)] = {
-            name: flow_matching_loss(transformer, latents, prompt_embeds(
-                tokenizer, encoder, texts, scale.max_sequence_length, device), sigma, noise,
-                device).item()
-            for name, texts in prompts.items()}
+            name: flow_matching_loss(transformer, latents, text, sigma, noise, device).item()
+            for name, text in texts.items()}
     return result
 
 
@@ -445,24 +467,23 @@ def make_text_encoder(out, scale: Scale, seed: int, record, log):
     return tokenizer, UMT5EncoderModel(config).eval()
 
 
-def train_new_vae(out, scale: Scale, args, device, record, log):
+def train_new_vae(out, scale: Scale, renderer: Renderer, args, device, record, log):
     """Stage 3: a new VAE trained on clips, with its latents' statistics; written to `out`."""
     vae = AutoencoderKLWan(base_dim=scale.vae_base_dim, z_dim=scale.z_dim, dim_mult=[1, 2, 4, 4],
                            num_res_blocks=1, attn_scales=[],
                            temperal_downsample=[False, True, True],
                            latents_mean=[0.0] * scale.z_dim,
                            latents_std=[1.0] * scale.z_dim).to(device)
-    stream = ClipStream(scale, scale.vae_batch, first_seed=1_000_000, workers=args.workers,
+    stream = ClipStream(renderer, scale, scale.vae_batch, first_seed=1_000_000,
                         crop=scale.vae_crop)
     record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes, device,
                                         log)
     # Whole clips, after the ones the training saw.
-    mean, std = latent_statistics(
-        vae, ClipStream(scale, scale.vae_batch, first_seed=1_500_000, workers=args.workers), 8,
-        device)
+    video, _ = renderer.batch(scale, 1_500_000, 8 * scale.vae_batch)
+    mean, std = latent_statistics(vae, video, scale.vae_batch, device)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.to(torch.float32).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
-    check = reconstruction_check(vae, scale, device, args.workers)
+    check = reconstruction_check(vae, renderer, scale, device)
     record["stages"]["vae"]["reconstruction"] = check
     log(f"vae round trip of held-out clips: {check}")
     record["stages"]["vae"]["latents_mean"], record["stages"]["vae"]["latents_std"] = mean, std
@@ -509,6 +530,7 @@ def main(argv=None) -> int:
     def log(message):
         print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
 
+    renderer = Renderer(args.workers)
     if args.init:
         with open(os.path.join(args.init, "training_log.json")) as f:
             record["init"] = json.load(f)
@@ -522,24 +544,24 @@ def main(argv=None) -> int:
         first_seed = 2_000_000 + record["init"]["stages"]["transformer"]["clips_seen_end"]
     else:
         tokenizer, encoder = make_text_encoder(out, scale, args.seed, record, log)
-        vae = train_new_vae(out, scale, args, device, record, log)
+        vae = train_new_vae(out, scale, renderer, args, device, record, log)
         transformer = new_transformer(scale)
         first_seed = 2_000_000
     encoder, vae, transformer = encoder.to(device), vae.to(device), transformer.to(device)
 
     # 4. Transformer and text encoder.
-    stream = ClipStream(scale, scale.refresh_group, first_seed=first_seed, workers=args.workers)
+    stream = ClipStream(renderer, scale, scale.refresh_group, first_seed=first_seed)
     record["stages"]["transformer"] = train_transformer(
         transformer, encoder, vae, tokenizer, stream, args.transformer_steps,
         args.transformer_minutes, scale, device, log)
     record["stages"]["transformer"]["clips_seen_end"] = stream.seed - 2_000_000
-    reliance = text_reliance(transformer, encoder, vae, tokenizer, scale, device, args.workers)
+    transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
+    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
+    reliance = text_reliance(transformer, encoder, vae, tokenizer, renderer, scale, device)
     record["text_reliance"] = reliance
     log("held-out loss with the clip's own caption / another's / the empty one: " + ", ".join(
         f"noise {level}: {v['own']:.4f} / {v['other']:.4f} / {v['empty']:.4f}"
         for level, v in reliance.items()))
-    transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
-    encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
 
     # The Wan2.1 UniPC scheduler, and the pipeline's index.
     shutil.copytree(os.path.join(ROOT, "tests", "golden", "wan_tiny", "scheduler"),
