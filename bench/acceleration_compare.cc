@@ -168,27 +168,18 @@ class Harness {
     VG_ASSIGN_OR_RETURN(dtype_, ParseDtype(dtype));
     std::filesystem::create_directories(out);
 
-    Json results;
-    results["command"] = command_;
+    Json results =
+        ResultsHeader(command_, device_name,
+                      absl::GetFlag(FLAGS_random_wan_1p3b) ? "random Wan2.1-1.3B"
+                                                           : absl::GetFlag(FLAGS_model_dir),
+                      prompts_);
     results["frames_saved"] = absl::GetFlag(FLAGS_save_frames);
-    results["device"] = device_name;
-    results["date"] = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
-    results["model"] = absl::GetFlag(FLAGS_random_wan_1p3b) ? "random Wan2.1-1.3B"
-                                                            : absl::GetFlag(FLAGS_model_dir);
     results["settings"] = {{"height", request_.height},
                            {"width", request_.width},
                            {"frames", request_.frames},
                            {"steps", request_.steps},
                            {"guidance_scale", request_.guidance_scale},
                            {"dtype", dtype}};
-    for (size_t i = 0; i < prompts_.size(); ++i) {
-      results["prompts"].push_back(
-          {{"index", i},
-           {"prompt", prompts_[i].prompt},
-           {"seed", prompts_[i].seed},
-           {"scene_seed",
-            prompts_[i].scene_seed.has_value() ? Json(*prompts_[i].scene_seed) : Json()}});
-    }
     bool warm = false;
     for (size_t m = 0; m < methods.size(); ++m) {
       VG_ASSIGN_OR_RETURN(const Pipeline* pipeline, PipelineFor(methods[m].mode));

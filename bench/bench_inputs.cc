@@ -4,6 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace videogen::bench {
@@ -47,6 +49,25 @@ absl::StatusOr<c10::ScalarType> ParseDtype(const std::string& name) {
   if (name == "bfloat16") return c10::kBFloat16;
   return absl::InvalidArgumentError(
       absl::StrCat("--dtype=", name, ": expected float32 or bfloat16"));
+}
+
+nlohmann::json ResultsHeader(std::string_view command, std::string_view device,
+                             std::string_view model, const std::vector<Prompt>& prompts) {
+  nlohmann::json header;
+  header["command"] = command;
+  header["date"] = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  header["device"] = device;
+  header["model"] = model;
+  header["prompts"] = nlohmann::json::array();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    header["prompts"].push_back(
+        {{"index", i},
+         {"prompt", prompts[i].prompt},
+         {"seed", prompts[i].seed},
+         {"scene_seed", prompts[i].scene_seed.has_value() ? nlohmann::json(*prompts[i].scene_seed)
+                                                          : nlohmann::json()}});
+  }
+  return header;
 }
 
 }  // namespace videogen::bench

@@ -2,7 +2,9 @@
 #include "bench/bench_inputs.h"
 
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,6 +14,7 @@ namespace videogen::bench {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::videogen::testing::IsOkAndHolds;
 using ::videogen::testing::StatusIs;
 
@@ -56,6 +59,20 @@ TEST(BenchInputsTest, ParsesDevicesAndDtypes) {
   EXPECT_THAT(ParseDtype("float32"), IsOkAndHolds(c10::kFloat));
   EXPECT_THAT(ParseDtype("bfloat16"), IsOkAndHolds(c10::kBFloat16));
   EXPECT_THAT(ParseDtype("fp8"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
+}
+
+TEST(BenchInputsTest, ResultsHeaderSaysWhatRan) {
+  std::vector<Prompt> prompts(2);
+  prompts[0] = {"a red ball", 3, 7};
+  prompts[1] = {"a blue cube", 4, std::nullopt};
+  const nlohmann::json header = ResultsHeader("bench --x", "cuda", "/models/demo", prompts);
+  EXPECT_EQ(header["command"], "bench --x");
+  EXPECT_EQ(header["device"], "cuda");
+  EXPECT_EQ(header["model"], "/models/demo");
+  EXPECT_THAT(header["date"].get<std::string>(), MatchesRegex("20[0-9]{2}-[01][0-9]-[0-3][0-9]"));
+  EXPECT_EQ(header["prompts"], nlohmann::json::parse(R"([
+      {"index": 0, "prompt": "a red ball", "seed": 3, "scene_seed": 7},
+      {"index": 1, "prompt": "a blue cube", "seed": 4, "scene_seed": null}])"));
 }
 
 }  // namespace

@@ -142,12 +142,10 @@ absl::Status Run(const std::string& command) {
 
   const std::string json_path = absl::GetFlag(FLAGS_json);
   if (!json_path.empty()) {
-    Json out;
-    out["command"] = command;
-    out["date"] = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
-    out["device"] = device_name;
-    out["model"] = absl::GetFlag(FLAGS_random_wan_1p3b) ? "random Wan2.1-1.3B"
-                                                        : absl::GetFlag(FLAGS_model_dir);
+    Json out = ResultsHeader(command, device_name,
+                             absl::GetFlag(FLAGS_random_wan_1p3b) ? "random Wan2.1-1.3B"
+                                                                  : absl::GetFlag(FLAGS_model_dir),
+                             prompts);
     out["settings"] = {{"height", base.height},
                        {"width", base.width},
                        {"frames", base.frames},
@@ -156,10 +154,6 @@ absl::Status Run(const std::string& command) {
                        {"max_sequence_length", base.max_sequence_length},
                        // The random model is bf16 whatever --dtype says.
                        {"dtype", absl::GetFlag(FLAGS_random_wan_1p3b) ? "bfloat16" : dtype_name}};
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      out["prompts"].push_back(
-          {{"index", i}, {"prompt", prompts[i].prompt}, {"seed", prompts[i].seed}});
-    }
     // Prompt by prompt, step by step, a guided step's prompt branch before its negative one.
     out["pairs"] = Json::array();
     for (const auto& [x, y] : calibration.pairs) out["pairs"].push_back({x, y});
