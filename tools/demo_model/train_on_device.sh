@@ -7,8 +7,8 @@
 # Installs the wheelhouse next to the machine's torch (/opt/torch/.venv), runs train.py into the
 # folder MODEL (under /tmp, kept between calls while the machine stays warm, so that a later call
 # can continue it with `--init MODEL` into another folder), scores $EVAL_COUNT (default 16)
-# held-out prompts with evaluate.py --model on the GPU, and leaves OUT/demo.tgz (the model folder),
-# OUT/eval_ref.json and OUT/strip.png.
+# held-out prompts with evaluate.py --model on the GPU (EVAL_COUNT=0: none), and leaves OUT/demo.tgz
+# (the model folder), OUT/eval_ref.json and OUT/strip.png.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$1"
@@ -21,6 +21,8 @@ python=/opt/torch/.venv/bin/python3
 export PYTHONPATH=/tmp/wheels
 "$python" tools/demo_model/train.py --out "$model" --scale full --device cuda --workers 14 "$@" \
   2>&1 | grep -v 'it/s\]'
-"$python" tools/demo_model/evaluate.py --model "$model" --device cuda --count "${EVAL_COUNT:-16}" \
-  --json "$out/eval_ref.json" --strip "$out/strip.png" | tail -14
+if [[ "${EVAL_COUNT:-16}" != 0 ]]; then
+  "$python" tools/demo_model/evaluate.py --model "$model" --device cuda --count "${EVAL_COUNT:-16}" \
+    --json "$out/eval_ref.json" --strip "$out/strip.png" | tail -14
+fi
 tar -C "$(dirname "$model")" -czf "$out/demo.tgz" "$(basename "$model")"
