@@ -13,6 +13,7 @@
 #include "engine/accel/teacache.h"
 #include "engine/astraea/schedule.h"
 #include "engine/wan/pipeline.h"
+#include "engine/wan/testing/golden_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/runfiles.h"
@@ -31,16 +32,8 @@ class TeaCacheCalibrationTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(
         pipeline_, wan::Pipeline::Load(RunfilePath("tests/golden/wan_tiny"), at::kFloat, at::kCPU));
-    // pipeline_golden_test's request (fixtures_pipeline.py): guided, 4 steps.
-    guided_.prompt = "a red fox runs through fresh snow";
-    guided_.negative_prompt = "blurry, low quality";
-    guided_.height = 32;
-    guided_.width = 32;
-    guided_.frames = 9;
-    guided_.steps = 4;
-    guided_.guidance_scale = 5.0;
-    guided_.seed = 42;
-    guided_.max_sequence_length = 16;
+    // pipeline_golden_test's request: guided, 4 steps.
+    guided_ = wan::testing::WanTinyGoldenRequest();
     // Another prompt and seed, unguided (one branch), 3 steps.
     unguided_ = guided_;
     unguided_.prompt = "a lighthouse on a cliff at dusk";

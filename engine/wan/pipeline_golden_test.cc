@@ -9,6 +9,7 @@
 #include "ATen/ATen.h"
 #include "engine/accel/policies.h"
 #include "engine/wan/pipeline.h"
+#include "engine/wan/testing/golden_request.h"
 #include "engine/weights/checkpoint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,16 +33,7 @@ class PipelineGoldenTest : public ::testing::Test {
                          Checkpoint::Open(RunfilePath("tests/golden/wan_tiny"), "pipeline_golden"));
     ASSERT_OK_AND_ASSIGN(
         pipeline_, Pipeline::Load(RunfilePath("tests/golden/wan_tiny"), at::kFloat, at::kCPU));
-    // The case of fixtures_pipeline.py.
-    request_.prompt = "a red fox runs through fresh snow";
-    request_.negative_prompt = "blurry, low quality";
-    request_.height = 32;
-    request_.width = 32;
-    request_.frames = 9;
-    request_.steps = 4;
-    request_.guidance_scale = 5.0;
-    request_.seed = 42;
-    request_.max_sequence_length = 16;
+    request_ = testing::WanTinyGoldenRequest();
   }
   at::Tensor Golden(const std::string& name) {
     absl::StatusOr<at::Tensor> tensor = golden_->Load(name, at::kFloat);
