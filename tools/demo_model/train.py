@@ -13,8 +13,9 @@ Stages (each logged to DIR/training_log.json with its losses and time):
 1. tokenizer: SentencePiece unigram trained on the caption grammar (tools/demo_data/clips.py),
    seeded with the grammar's words so that every word is one piece;
 2. text encoder: a small umT5 encoder, trained with the transformer (stage 4);
-3. VAE: a small Wan VAE (8x spatial, 4x temporal) trained to reconstruct clips (L1 + MSE +
-   a light KL), then its latents' per-channel mean and std (latents_mean/std, as Wan2.1's);
+3. VAE: a small Wan VAE (8x spatial, 4x temporal) trained to reconstruct crops of clips (L1 +
+   MSE weighted to the objects, + a light KL), then its latents' per-channel mean and std
+   (latents_mean/std, as Wan2.1's), and its round trip of held-out clips checked;
 4. transformer and text encoder: a small Wan transformer trained with the flow-matching
    objective on normalised latents, together with the text encoder, the caption dropped (empty
    prompt) 10% of the time so that guidance works; batches are drawn from a pool of encoded
