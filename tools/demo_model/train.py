@@ -507,11 +507,11 @@ def new_vae(scale: Scale):
                             latents_mean=[0.0] * scale.z_dim, latents_std=[1.0] * scale.z_dim)
 
 
-def vae_stage(vae, clips_seen: int, out, scale: Scale, renderer: Renderer, args, device, record,
+def vae_stage(vae, skipped: int, out, scale: Scale, renderer: Renderer, args, device, record,
               log):
-    """Stage 3: `vae` trained further on clips from seed 1,000,000 + `clips_seen`, then its
-    latents' statistics; written to `out`."""
-    stream = ClipStream(renderer, scale, scale.vae_batch, first_seed=1_000_000 + clips_seen,
+    """Stage 3: `vae` trained further on clips from seed 1,000,000 + `skipped` (those an earlier
+    run saw), then its latents' statistics; written to `out`."""
+    stream = ClipStream(renderer, scale, scale.vae_batch, first_seed=1_000_000 + skipped,
                         crop=scale.vae_crop)
     record["stages"]["vae"] = train_vae(vae, stream, args.vae_steps, args.vae_minutes, device,
                                         log)
