@@ -46,6 +46,19 @@ SPEEDS = {"slowly": 0.3, "quickly": 0.6}
 SIDES = ("top", "bottom", "left", "right")
 
 
+def stripe_shade(background: np.ndarray) -> np.ndarray:
+    """The brightened shade of background colour(s) `background` (float32 [..., 3]) that its
+    stripes have."""
+    return np.clip(background * 1.6 + 20, 0, 255)
+
+
+def background_shades() -> np.ndarray:
+    """Every colour a background pixel can have: the plain colours (BACKGROUND_COLORS' order),
+    then their stripe shades; float32 [2 * len(BACKGROUND_COLORS), 3]."""
+    plain = np.array(list(BACKGROUND_COLORS.values()), np.float32)
+    return np.concatenate([plain, stripe_shade(plain)])
+
+
 @dataclasses.dataclass(frozen=True)
 class MovingObject:
     shape: str
@@ -143,7 +156,7 @@ def render(scene: Scene, frames: int, height: int, width: int) -> np.ndarray:
             period = scale / 4
             coordinate = x - dx * t * period if dx else y - dy * t * period
             bright = (np.floor(coordinate / (period / 2)) % 2).astype(bool)
-            frame[bright] = np.clip(base * 1.6 + 20, 0, 255)
+            frame[bright] = stripe_shade(base)
         for obj in (scene.main, scene.entering):
             if obj is None or t < obj.first_frame:
                 continue
@@ -177,10 +190,9 @@ def measure(video: np.ndarray, min_area: float = 0.002) -> List[Track]:
     Each pixel is assigned its nearest palette colour (objects and backgrounds); an object colour
     counts in a frame if it covers at least `min_area` of it."""
     frames, height, width, _ = video.shape
-    palette = np.array(list(OBJECT_COLORS.values()) + list(BACKGROUND_COLORS.values()),
-                       np.float32)
-    # Stripes are brightened backgrounds: include those shades as background too.
-    palette = np.concatenate([palette, np.clip(palette[len(OBJECT_COLORS):] * 1.6 + 20, 0, 255)])
+    # Object colours first (`index` below), then the backgrounds with their stripe shades.
+    palette = np.concatenate([np.array(list(OBJECT_COLORS.values()), np.float32),
+                              background_shades()])
     pixels = video.reshape(frames, -1, 3).astype(np.float32)
     distances = ((pixels[:, :, None, :] - palette[None, None]) ** 2).sum(-1)
     nearest = distances.argmin(-1)  # [frames, pixels]

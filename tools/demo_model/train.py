@@ -313,9 +313,8 @@ def foreground_weights(x: torch.Tensor) -> torch.Tensor:
     objects cover a few percent of a frame, so an unweighted loss reaches a low value with the
     objects smeared into the background: the mid-size CPU check's VAE had a round-trip error of
     8.7 levels and lost the main object in 7 of 8 clips."""
-    plain = torch.tensor(list(clips.BACKGROUND_COLORS.values()), dtype=torch.float32)
-    shades = torch.cat([plain, (plain * 1.6 + 20).clamp(0, 255)]) / 127.5 - 1
-    distance = (x.unsqueeze(1) - shades.to(x.device).view(1, -1, 3, 1, 1, 1)).abs().amax(2)
+    shades = torch.from_numpy(clips.background_shades()).to(x.device) / 127.5 - 1
+    distance = (x.unsqueeze(1) - shades.view(1, -1, 3, 1, 1, 1)).abs().amax(2)
     return torch.where(distance.amin(1, keepdim=True) > 0.2, FOREGROUND_WEIGHT, 1.0)
 
 
