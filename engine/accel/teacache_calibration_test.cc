@@ -33,7 +33,7 @@ class TeaCacheCalibrationTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(
         pipeline_, wan::Pipeline::Load(RunfilePath("tests/golden/wan_tiny"), at::kFloat, at::kCPU));
     // pipeline_golden_test's request: guided, 4 steps.
-    guided_ = wan::testing::WanTinyGoldenRequest();
+    ASSERT_OK_AND_ASSIGN(guided_, wan::testing::WanTinyGoldenRequest());
     // Another prompt and seed, unguided (one branch), 3 steps.
     unguided_ = guided_;
     unguided_.prompt = "a lighthouse on a cliff at dusk";

@@ -33,7 +33,7 @@ class PipelineGoldenTest : public ::testing::Test {
                          Checkpoint::Open(RunfilePath("tests/golden/wan_tiny"), "pipeline_golden"));
     ASSERT_OK_AND_ASSIGN(
         pipeline_, Pipeline::Load(RunfilePath("tests/golden/wan_tiny"), at::kFloat, at::kCPU));
-    request_ = testing::WanTinyGoldenRequest();
+    ASSERT_OK_AND_ASSIGN(request_, testing::WanTinyGoldenRequest());
   }
   at::Tensor Golden(const std::string& name) {
     absl::StatusOr<at::Tensor> tensor = golden_->Load(name, at::kFloat);
