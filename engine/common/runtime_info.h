@@ -27,8 +27,9 @@ struct RuntimeInfo {
 absl::StatusOr<RuntimeInfo> GetRuntimeInfo();
 
 // Peak bytes LibTorch's CUDA caching allocator has had allocated on CUDA device `device` since the
-// process started or the last ResetPeakDeviceMemory(device); 0 in builds without CUDA.
-// Thread-safe.
+// process started or the last ResetPeakDeviceMemory(device). 0 (and the reset does nothing) for a
+// device the process does not see: in builds without CUDA, and in CUDA builds on hosts without
+// GPUs (e.g. the server image on a CPU node). Thread-safe.
 int64_t PeakDeviceMemoryBytes(int device);
 void ResetPeakDeviceMemory(int device);
 

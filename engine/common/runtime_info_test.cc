@@ -1,5 +1,6 @@
 #include "engine/common/runtime_info.h"
 
+#include "ATen/ATen.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -24,6 +25,28 @@ TEST(RuntimeInfoTest, ReportsTheTorchReleaseAndAConsistentDeviceList) {
     EXPECT_THAT(info.devices[i].name, ::testing::Not(IsEmpty()));
     EXPECT_GT(info.devices[i].total_memory_bytes, int64_t{1} << 30);
   }
+}
+
+// The server records every job's peak, on CPU engines too (device 0): a device the process does
+// not see reads 0 rather than failing, in CUDA builds on hosts without GPUs as well.
+TEST(RuntimeInfoTest, PeakMemoryOfADeviceNotSeenIsZero) {
+  const int missing = static_cast<int>(torch::cuda::device_count());
+  ResetPeakDeviceMemory(missing);
+  EXPECT_EQ(PeakDeviceMemoryBytes(missing), 0);
+  ResetPeakDeviceMemory(-1);
+  EXPECT_EQ(PeakDeviceMemoryBytes(-1), 0);
+}
+
+TEST(RuntimeInfoTest, PeakMemoryCountsAnAllocationOnAGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ResetPeakDeviceMemory(0);
+  constexpr int64_t kBytes = int64_t{64} << 20;
+  {
+    const at::Tensor block = at::empty({kBytes}, at::TensorOptions(at::kByte).device(at::kCUDA, 0));
+    EXPECT_GE(PeakDeviceMemoryBytes(0), kBytes);
+  }
+  ResetPeakDeviceMemory(0);
+  EXPECT_LT(PeakDeviceMemoryBytes(0), kBytes);
 }
 
 }  // namespace

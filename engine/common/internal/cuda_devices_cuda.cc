@@ -1,4 +1,5 @@
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
 
 #include "absl/strings/str_cat.h"
@@ -28,12 +29,23 @@ absl::StatusOr<std::vector<DeviceInfo>> ListCudaDevices() {
   return devices;
 }
 
+namespace {
+
+// Whether this process sees CUDA device `device` (c10 counts none on a host without GPUs or
+// driver, where the allocator's calls would throw).
+bool Visible(int device) { return device >= 0 && device < c10::cuda::device_count(); }
+
+}  // namespace
+
 int64_t PeakAllocatedBytes(int device) {
+  if (!Visible(device)) return 0;
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
   return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
       .peak;
 }
 
-void ResetPeakAllocated(int device) { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
+void ResetPeakAllocated(int device) {
+  if (Visible(device)) c10::cuda::CUDACachingAllocator::resetPeakStats(device);
+}
 
 }  // namespace videogen::engine::internal
