@@ -42,7 +42,16 @@ exports_files(["cuda/bin/nvcc"])
 # through the library path: on the GPU machine, the copy that comes with its torch.
 cc_library(
     name = "cudart",
-    hdrs = glob(["cuda/include/*.h", "cuda/include/crt/*.h", "cuda/include/crt/*.hpp"]),
+    # With the .hpp files the .h ones include and CCCL's <nv/target>, which cuda_fp16.h includes:
+    # a sandboxed compile sees only these (the dev machines also copy them to /usr/local/include,
+    # which hid the gap until the container build).
+    hdrs = glob([
+        "cuda/include/*.h",
+        "cuda/include/*.hpp",
+        "cuda/include/crt/*.h",
+        "cuda/include/crt/*.hpp",
+        "cuda/include/nv/**",
+    ]),
     includes = ["cuda/include"],
     linkopts = ["-L{cuda_path}/lib64", "-lcudart"],
 )
