@@ -3,6 +3,8 @@ diffusers-format Wan2.1 folder that the C++ engine loads unchanged.
 
     $(tools/golden/setup_venv.sh) tools/demo_model/train.py --out DIR [--scale full|toy]
         [--device cuda] [--vae_steps N] [--transformer_steps N] [--seed S] [--init DIR]
+        [--transformer_clip HxWxF] [--transformer_batch N] [--latent_pool N]
+        [--transformer_rate R]
 
 Pinned torch 2.11.0 / diffusers 0.42.1 / transformers 5.23.0 (tools/golden/setup_venv.sh): the
 model classes and the folder format are diffusers' own (AutoencoderKLWan, WanTransformer3DModel,
@@ -414,13 +416,13 @@ def flow_matching_loss(transformer, latents, text, sigma, noise, device) -> torc
 
 
 def train_transformer(transformer, encoder, vae, tokenizer, stream: ClipStream, steps: int,
-                      minutes: float, scale: Scale, device, log):
+                      minutes: float, peak_rate: float, scale: Scale, device, log):
     """Flow matching on normalised latents for the noise levels the shifted sampler visits, the
     caption dropped for guidance; the text encoder trains with the transformer. `stream` gives
     groups of Scale.refresh_group clips."""
     parameters = list(transformer.parameters()) + list(encoder.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=3e-4, weight_decay=0.01)
-    rate = LearningRate(peak=3e-4, warmup=min(200, steps // 10 + 1), floor=0.0)
+    optimizer = torch.optim.AdamW(parameters, lr=peak_rate, weight_decay=0.01)
+    rate = LearningRate(peak=peak_rate, warmup=min(200, steps // 10 + 1), floor=0.0)
     generator = torch.Generator(device="cpu").manual_seed(1)
     watch = Stopwatch(device)
 
@@ -553,6 +555,19 @@ def new_transformer(scale: Scale):
         qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
 
 
+def clip_size(text: str):
+    """HEIGHTxWIDTHxFRAMES (an argparse type): sizes the VAE and the patches divide (height and
+    width multiples of 16, frames 4k + 1)."""
+    try:
+        height, width, frames = (int(n) for n in text.split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HEIGHTxWIDTHxFRAMES")
+    if height <= 0 or width <= 0 or height % 16 or width % 16 or frames < 1 or frames % 4 != 1:
+        raise argparse.ArgumentTypeError(
+            f"{text}: height and width must be positive multiples of 16, frames 4k + 1")
+    return height, width, frames
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
@@ -565,6 +580,17 @@ def main(argv=None) -> int:
                         help="Stop the VAE's training after this long even if steps remain.")
     parser.add_argument("--transformer_minutes", type=float, default=float("inf"),
                         help="Stop the transformer's training after this long.")
+    parser.add_argument("--transformer_clip", type=clip_size, metavar="HxWxF",
+                        help="Train the transformer on clips of this size instead of the scale's: "
+                        "a smaller one first, then --init at full size, learns faster per second "
+                        "(the model has no size of its own; its 3-D RoPE counts positions).")
+    parser.add_argument("--transformer_batch", type=int,
+                        help="Clips per transformer step (default: the scale's).")
+    parser.add_argument("--latent_pool", type=int,
+                        help="Encoded clips the transformer's batches are drawn from (default: "
+                        "the scale's).")
+    parser.add_argument("--transformer_rate", type=float, default=3e-4,
+                        help="The transformer's and text encoder's peak learning rate.")
     parser.add_argument("--vae_batch", type=int, help="Crops per VAE step (default: the scale's).")
     parser.add_argument("--vae_crop", type=int,
                         help="The side of the VAE's square crops (default: the scale's).")
@@ -581,6 +607,16 @@ def main(argv=None) -> int:
         scale = dataclasses.replace(scale, vae_batch=args.vae_batch)
     if args.vae_crop is not None:
         scale = dataclasses.replace(scale, vae_crop=(args.vae_crop, args.vae_crop))
+    transformer_scale = scale
+    if args.transformer_clip is not None:
+        height, width, frames = args.transformer_clip
+        transformer_scale = dataclasses.replace(transformer_scale, height=height, width=width,
+                                                frames=frames)
+    if args.transformer_batch is not None:
+        transformer_scale = dataclasses.replace(transformer_scale,
+                                                transformer_batch=args.transformer_batch)
+    if args.latent_pool is not None:
+        transformer_scale = dataclasses.replace(transformer_scale, latent_pool=args.latent_pool)
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     # The VAE's 3-D convolutions: let cuDNN pick the fastest algorithm for the fixed clip size.
@@ -589,6 +625,7 @@ def main(argv=None) -> int:
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     record = {"command": " ".join(sys.argv), "args": vars(args), "scale": dataclasses.asdict(scale),
+              "transformer_scale": dataclasses.asdict(transformer_scale),
               "torch": torch.__version__, "device": str(device), "stages": {}}
     started = time.time()
 
@@ -621,14 +658,16 @@ def main(argv=None) -> int:
 
     # 4. Transformer and text encoder.
     if args.transformer_steps:
-        stream = ClipStream(renderer, scale, scale.refresh_group, first_seed=first_seed)
+        stream = ClipStream(renderer, transformer_scale, transformer_scale.refresh_group,
+                            first_seed=first_seed)
         record["stages"]["transformer"] = train_transformer(
             transformer, encoder, vae, tokenizer, stream, args.transformer_steps,
-            args.transformer_minutes, scale, device, log)
+            args.transformer_minutes, args.transformer_rate, transformer_scale, device, log)
         record["stages"]["transformer"]["clips_seen_end"] = stream.seed - 2_000_000
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
     encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
-    reliance = text_reliance(transformer, encoder, vae, tokenizer, renderer, scale, device)
+    reliance = text_reliance(transformer, encoder, vae, tokenizer, renderer, transformer_scale,
+                             device)
     record["text_reliance"] = reliance
     log("held-out loss with the clip's own caption / another's / the empty one: " + ", ".join(
         f"noise {level}: {v['own']:.4f} / {v['other']:.4f} / {v['empty']:.4f}"
