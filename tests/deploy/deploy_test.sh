@@ -4,7 +4,7 @@
 #    Kubernetes 1.30 API schemas (kubernetes-validate, offline; a broken object is caught);
 #  - the manifests pass yamllint and the Dockerfile hadolint;
 #  - the Dockerfile's build stage runs the README's setup script and the GPU bundle's build, and
-#    collects libraries with the same script;
+#    collects libraries with the same script; its CUDA toolkit has torch's CUDA runtime;
 #  - that script's selection of shared libraries covers what the server, the search worker and
 #    the CLI load: each resolves to it, to LibTorch, or to what every machine provides.
 set -euo pipefail
@@ -64,6 +64,12 @@ grep -q "terminationGracePeriodSeconds: 90" "$tmp/base.yaml" || fail "grace peri
 grep -q "tools/setup.sh" tools/test.sh && grep -q "tools/setup.sh" tools/demo.sh ||
   fail "the README's commands no longer run tools/setup.sh"
 grep -q "RUN tools/setup.sh" deploy/Dockerfile || fail "the Dockerfile does not run tools/setup.sh"
+grep -q "RUN tools/cuda_toolkit.sh" deploy/Dockerfile ||
+  fail "the Dockerfile does not install the CUDA toolkit with tools/cuda_toolkit.sh"
+# The toolkit the image compiles with has the CUDA runtime that torch loads (setup.sh's pin).
+runtime_pin=$(grep -o "nvidia-cuda-runtime==[0-9.]*" tools/setup.sh || true)
+[[ -n "$runtime_pin" ]] && grep -q "$runtime_pin" tools/cuda_toolkit.sh ||
+  fail "tools/cuda_toolkit.sh does not pin torch's CUDA runtime (${runtime_pin:-none in setup.sh})"
 build_flags="--config=cuda --dynamic_mode=off"
 grep -q "bazel build $build_flags" deploy/Dockerfile ||
   fail "the Dockerfile's build differs from the GPU bundle's ($build_flags)"
