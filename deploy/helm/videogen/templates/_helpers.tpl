@@ -36,3 +36,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* The pod spec's user and placement, shared by the server and the search worker. */}}
+{{- define "videogen.podSecurityAndPlacement" -}}
+securityContext:
+  runAsUser: 10001
+  runAsGroup: 10001
+  runAsNonRoot: true
+  fsGroup: 10001
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
