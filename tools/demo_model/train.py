@@ -581,9 +581,9 @@ def main(argv=None) -> int:
     parser.add_argument("--transformer_minutes", type=float, default=float("inf"),
                         help="Stop the transformer's training after this long.")
     parser.add_argument("--transformer_clip", type=clip_size, metavar="HxWxF",
-                        help="Train the transformer on clips of this size instead of the scale's: "
-                        "a smaller one first, then --init at full size, learns faster per second "
-                        "(the model has no size of its own; its 3-D RoPE counts positions).")
+                        help="Train the transformer on clips of this size instead of the scale's, "
+                        "e.g. a smaller one (fewer tokens per step) first, then --init at full "
+                        "size (the model has no size of its own; its 3-D RoPE counts positions).")
     parser.add_argument("--transformer_batch", type=int,
                         help="Clips per transformer step (default: the scale's).")
     parser.add_argument("--latent_pool", type=int,
